@@ -1,0 +1,1 @@
+"""Orion-Lite for ROS 2."""

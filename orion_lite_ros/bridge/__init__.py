@@ -1,0 +1,1 @@
+"""Simulator bridge: backend protocol, CARLA backend, route results store."""

@@ -1,0 +1,1 @@
+"""Evaluation: Bench2Drive scoring, open-loop metrics, replay."""

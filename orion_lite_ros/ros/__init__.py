@@ -1,0 +1,1 @@
+"""ROS plumbing without rclpy: message <-> array conversion, synchronisation, rig, time, DDS."""
