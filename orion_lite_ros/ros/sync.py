@@ -1,0 +1,199 @@
+"""Approximate time synchronisation with the message_filters API, for machines without it.
+
+Semantics follow message_filters' Python ``ApproximateTimeSynchronizer``: each input keeps a
+queue keyed by stamp (ns), bounded by ``queue_size`` (oldest evicted); a new message is the
+anchor of a search over the other queues' messages within ``slop`` of it, each queue's
+candidates ordered closest-first; the first combination (in that order) whose stamps span
+less than ``slop`` is emitted and its messages removed. Unlike message_filters, the user
+callback runs after our lock is released, so a slow callback does not stall inputs.
+
+``make_synchronizer`` uses the real message_filters when importable, else this module.
+rclpy is never imported here: ``Subscriber`` calls ``create_subscription`` on the node given.
+"""
+import logging
+import threading
+import time
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from orion_lite_ros.ros.time import s_to_ns, stamp_to_ns
+
+_LOG = logging.getLogger(__name__)
+
+
+class SimpleFilter:
+    """A filter that forwards what it outputs to registered callbacks."""
+
+    def __init__(self):
+        self.callbacks = {}
+        self._next_connection = 0
+
+    def registerCallback(self, cb: Callable, *args) -> int:
+        """Call ``cb(*outputs, *args)`` on each output; returns a connection id."""
+        connection = self._next_connection
+        self._next_connection += 1
+        self.callbacks[connection] = (cb, args)
+        return connection
+
+    def signalMessage(self, *msg) -> None:
+        for cb, args in list(self.callbacks.values()):
+            cb(*(msg + args))
+
+
+class Subscriber(SimpleFilter):
+    """A ROS 2 subscription as a filter: ``Subscriber(node, msg_type, topic, qos_profile=10)``."""
+
+    def __init__(self, node, msg_type, topic: str, qos_profile=10, **kwargs):
+        super().__init__()
+        self.node = node
+        self.topic = topic
+        self.sub = node.create_subscription(msg_type, topic, self.callback,
+                                            qos_profile=qos_profile, **kwargs)
+
+    def callback(self, msg) -> None:
+        self.signalMessage(msg)
+
+    def getTopic(self) -> str:
+        return self.topic
+
+    def __getattr__(self, key):
+        if key == 'sub':
+            raise AttributeError(key)
+        return getattr(self.sub, key)
+
+
+def _stamp_ns(msg, allow_headerless: bool) -> Optional[int]:
+    stamp = getattr(getattr(msg, 'header', None), 'stamp', None)
+    if stamp is not None:
+        return stamp.nanoseconds if hasattr(stamp, 'nanoseconds') else stamp_to_ns(stamp)
+    if allow_headerless:
+        return time.time_ns()
+    _LOG.warning('dropping a %s without header.stamp (allow_headerless is False)',
+                 type(msg).__name__)
+    return None
+
+
+class TimeSynchronizer(SimpleFilter):
+    """Exact-stamp synchroniser: emits when every queue holds a message with the same stamp."""
+
+    def __init__(self, fs: Sequence[SimpleFilter], queue_size: int):
+        super().__init__()
+        self.queue_size = int(queue_size)
+        self.lock = threading.Lock()
+        self.connectInput(fs)
+
+    def connectInput(self, fs: Sequence[SimpleFilter]) -> None:
+        self.queues = [{} for _ in fs]
+        self.input_connections = [f.registerCallback(self.add, q, i)
+                                  for i, (f, q) in enumerate(zip(fs, self.queues))]
+
+    def _push(self, queue: dict, stamp_ns: int, msg) -> None:
+        queue[stamp_ns] = msg
+        while len(queue) > self.queue_size:
+            del queue[min(queue)]
+
+    def add(self, msg, my_queue: dict, my_queue_index: Optional[int] = None) -> None:
+        stamp_ns = _stamp_ns(msg, allow_headerless=False)
+        if stamp_ns is None:
+            return
+        with self.lock:
+            self._push(my_queue, stamp_ns, msg)
+            common = set.intersection(*(set(q) for q in self.queues))
+            matched = [[q.pop(t) for q in self.queues] for t in sorted(common)]
+        for msgs in matched:
+            self.signalMessage(*msgs)
+
+
+class ApproximateTimeSynchronizer(TimeSynchronizer):
+    """``ApproximateTimeSynchronizer(fs, queue_size, slop, allow_headerless=False)``; slop in s."""
+
+    def __init__(self, fs: Sequence[SimpleFilter], queue_size: int, slop: float,
+                 allow_headerless: bool = False):
+        super().__init__(fs, queue_size)
+        self.slop_ns = s_to_ns(slop)
+        self.allow_headerless = allow_headerless
+
+    def add(self, msg, my_queue: dict, my_queue_index: Optional[int] = None) -> None:
+        stamp_ns = _stamp_ns(msg, self.allow_headerless)
+        if stamp_ns is None:
+            return
+        with self.lock:
+            self._push(my_queue, stamp_ns, msg)
+            msgs = self._match(stamp_ns, my_queue_index)
+        if msgs is not None:
+            self.signalMessage(*msgs)
+
+    def _candidates(self, anchor_ns: int, my_index: Optional[int]) -> Optional[List[list]]:
+        """Per queue, stamps within slop of the anchor, closest first (ties: arrival order)."""
+        candidates = []
+        for index, queue in enumerate(self.queues):
+            if index == my_index:
+                candidates.append([anchor_ns])
+                continue
+            near = [s for s in queue if abs(s - anchor_ns) <= self.slop_ns]
+            if not near:
+                return None
+            candidates.append(sorted(near, key=lambda s: abs(s - anchor_ns)))
+        return candidates
+
+    def _match(self, anchor_ns: int, my_index: Optional[int]) -> Optional[list]:
+        candidates = self._candidates(anchor_ns, my_index)
+        if candidates is None:
+            return None
+        chosen = _first_within(candidates, self.slop_ns)
+        if chosen is None:
+            return None
+        return [q.pop(t) for q, t in zip(self.queues, chosen)]
+
+
+def _first_within(candidates: List[list], slop_ns: int) -> Optional[Tuple[int, ...]]:
+    """First combination, in itertools.product order, whose stamps span < slop_ns.
+
+    Depth-first with pruning: a prefix already spanning >= slop cannot be completed, so
+    this returns what scanning the full product would, without its exponential cost.
+    """
+    chosen: List[int] = []
+
+    def search(depth: int, low: int, high: int) -> bool:
+        if depth == len(candidates):
+            return True
+        for stamp in candidates[depth]:
+            new_low, new_high = min(low, stamp), max(high, stamp)
+            if new_high - new_low >= slop_ns:
+                continue
+            chosen.append(stamp)
+            if search(depth + 1, new_low, new_high):
+                return True
+            chosen.pop()
+        return False
+
+    if search(0, float('inf'), float('-inf')):
+        return tuple(chosen)
+    return None
+
+
+def import_message_filters():
+    """The real ``message_filters`` module when importable, else this module (same API)."""
+    try:
+        import message_filters
+        return message_filters
+    except ImportError:
+        import orion_lite_ros.ros.sync as ours
+        return ours
+
+
+def make_synchronizer(node, topics: Sequence[Tuple[type, str]], queue_size: int,
+                      slop_s: float, qos_profile=10, allow_headerless: bool = False,
+                      prefer_message_filters: bool = True):
+    """Subscribers for ``(msg_type, topic)`` pairs plus an approximate synchroniser over them.
+
+    Returns ``(subscribers, synchronizer)``; keep both alive. Register the callback with
+    ``synchronizer.registerCallback(cb)``; it receives one message per topic, in order.
+    """
+    module = import_message_filters() if prefer_message_filters else None
+    if module is None:
+        import orion_lite_ros.ros.sync as module
+    subscribers = [module.Subscriber(node, msg_type, topic, qos_profile=qos_profile)
+                   for msg_type, topic in topics]
+    synchronizer = module.ApproximateTimeSynchronizer(subscribers, queue_size, slop_s,
+                                                      allow_headerless=allow_headerless)
+    return subscribers, synchronizer
