@@ -1,0 +1,1 @@
+"""Embedded driving simulator (numpy + MuJoCo rendering); no ROS imports."""
