@@ -3,23 +3,14 @@ import os
 from pathlib import Path
 from typing import Dict, Mapping, Optional
 
-_PACKAGE = 'orion_lite_ros'
+from orion_lite_ros.paths import config_file
+
 PROFILE_FILENAME = 'fastdds_loopback.xml'
 
 
 def profile_path() -> Path:
     """The shipped Fast DDS profile: source tree first, then the ament share directory."""
-    here = Path(__file__).resolve().parents[2] / 'config' / PROFILE_FILENAME
-    if here.is_file():
-        return here
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        shared = Path(get_package_share_directory(_PACKAGE)) / 'config' / PROFILE_FILENAME
-        if shared.is_file():
-            return shared
-    except (ImportError, LookupError):
-        pass
-    raise FileNotFoundError(f'{PROFILE_FILENAME} not found in the source tree or ament index')
+    return config_file(PROFILE_FILENAME)
 
 
 def dds_environment(use_profile: bool = True, domain_id: Optional[int] = None,

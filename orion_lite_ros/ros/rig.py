@@ -12,6 +12,7 @@ from typing import Mapping, Tuple, Union
 import numpy as np
 
 from orion_lite_ros.layout import CAMERA_NAMES
+from orion_lite_ros.paths import config_file
 from orion_lite_ros.ros.frames import carla_transform_to_ros
 
 DEFAULT_RIG_FILENAME = 'rig_bench2drive.yaml'
@@ -111,11 +112,7 @@ def rig_from_dict(data: Mapping, camera_names: Tuple[str, ...] = CAMERA_NAMES) -
 
 def default_rig_path() -> Path:
     """config/rig_bench2drive.yaml: source tree first, then the ament share directory."""
-    here = Path(__file__).resolve().parents[2] / 'config' / DEFAULT_RIG_FILENAME
-    if here.is_file():
-        return here
-    from ament_index_python.packages import get_package_share_directory
-    return Path(get_package_share_directory('orion_lite_ros')) / 'config' / DEFAULT_RIG_FILENAME
+    return config_file(DEFAULT_RIG_FILENAME)
 
 
 def load_rig(path: Union[str, Path, None] = None,

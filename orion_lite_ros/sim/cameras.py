@@ -1,8 +1,7 @@
 """Bench2Drive camera rig in the ego frame (REP-103) and its pinhole model at any image size.
 
 Converted from Bench2Drive's CARLA rig (x forward, y right, yaw clockwise): y and yaw change
-sign. All cameras are 1.60 m above the ground. This table is the simulator's own copy; the ROS
-side reads ``config/rig_bench2drive.yaml`` (``ros/rig.py``), which holds the same numbers.
+sign. Poses come from the one shared rig file, ``config/rig_bench2drive.yaml`` (``ros/rig.py``).
 """
 from dataclasses import dataclass
 from typing import Dict, Tuple
@@ -21,14 +20,17 @@ class CameraPose:
     hfov_rad: float          # horizontal field of view
 
 
-BENCH2DRIVE_RIG: Dict[str, CameraPose] = {
-    'CAM_FRONT': CameraPose(0.80, 0.00, 1.60, np.radians(0.0), np.radians(70.0)),
-    'CAM_FRONT_RIGHT': CameraPose(0.27, -0.55, 1.60, np.radians(-55.0), np.radians(70.0)),
-    'CAM_FRONT_LEFT': CameraPose(0.27, 0.55, 1.60, np.radians(55.0), np.radians(70.0)),
-    'CAM_BACK': CameraPose(-2.00, 0.00, 1.60, np.radians(180.0), np.radians(110.0)),
-    'CAM_BACK_LEFT': CameraPose(-0.32, 0.55, 1.60, np.radians(110.0), np.radians(70.0)),
-    'CAM_BACK_RIGHT': CameraPose(-0.32, -0.55, 1.60, np.radians(-110.0), np.radians(70.0)),
-}
+def _rig_from_yaml() -> Dict[str, CameraPose]:
+    """The shared rig (config/rig_bench2drive.yaml via ros.rig), converted to REP-103 poses."""
+    from orion_lite_ros.ros.rig import load_rig
+    poses = {}
+    for cam in load_rig().cameras:
+        poses[cam.name] = CameraPose(cam.x_m, -cam.y_m, cam.z_m, np.radians(-cam.yaw_deg),
+                                     np.radians(cam.fov_deg))
+    return poses
+
+
+BENCH2DRIVE_RIG: Dict[str, CameraPose] = _rig_from_yaml()
 assert tuple(BENCH2DRIVE_RIG) == tuple(sorted(BENCH2DRIVE_RIG, key=CAMERA_NAMES.index))
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from orion_lite_ros.layout import SIM_FIXED_DELTA_S
+from orion_lite_ros.paths import config_dir
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,3 @@ class SimConfig:
         if '/**' in data:
             data = data['/**'].get('ros__parameters', {})
         return SimConfig.from_dict(data)
-
-
-def config_dir() -> Path:
-    """``config/`` of the source tree, else of the installed share directory."""
-    here = Path(__file__).resolve().parents[2] / 'config'
-    if here.is_dir():
-        return here
-    import sys
-    return Path(sys.prefix) / 'share' / 'orion_lite_ros' / 'config'
