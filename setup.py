@@ -28,6 +28,8 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
+        ('share/' + PACKAGE + '/config/profiles', glob('config/profiles/*.yaml')),
+        ('share/' + PACKAGE + '/config/topic_maps', glob('config/topic_maps/*.yaml')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

@@ -1,0 +1,424 @@
+"""planner_node: six cameras + odometry + route -> Orion-Lite trajectory.
+
+Inputs (private names, remapped by launch profiles): ``~/input/cameras/<CAM>/image`` (Image
+or CompressedImage per ``image_transports``, sensor-data QoS), ``~/input/cameras/<CAM>/
+camera_info`` (used with ``use_camera_info``), ``~/input/odometry``, ``~/input/acceleration``
+(optional), ``~/input/route`` (nav_msgs/Path, map frame, transient local). The cameras and the
+odometry are synchronised; sets go to a worker thread through a latest-wins slot (older sets
+dropped and counted). Outputs: ``~/output/trajectory`` (nav_msgs/Path in ``base_frame_id``,
+header = front camera stamp, pose k stamped + (k+1) * 0.5 s), ``~/output/autoware_trajectory``
+(when importable and enabled), ``~/output/markers``, ``/diagnostics``.
+"""
+from dataclasses import dataclass, replace
+import math
+import threading
+import time
+from typing import Dict, Optional, Tuple
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import AccelWithCovarianceStamped, Point
+from nav_msgs.msg import Odometry, Path
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import ColorRGBA
+from visualization_msgs.msg import Marker, MarkerArray
+
+from orion_lite_ros.layout import CAMERA_NAMES, WAYPOINT_DT_S, Command
+from orion_lite_ros.nav.route import RouteConfig, RouteTracker
+from orion_lite_ros.nodes.common import (
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    SENSOR_QOS,
+    LatestSlot,
+    ParameterError,
+    declare_config,
+    diagnostic_status,
+    param,
+)
+from orion_lite_ros.ros.conversions import (
+    ego_state_from_odometry,
+    intrinsics_from_camera_info,
+    path_from_array,
+    path_to_array,
+)
+from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
+from orion_lite_ros.ros.rig import load_rig
+from orion_lite_ros.ros.sync import import_message_filters
+from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
+from orion_lite_ros.types import FrameInputs, PlanResult
+
+try:
+    from autoware_planning_msgs.msg import Trajectory as AutowareTrajectory
+    from autoware_planning_msgs.msg import TrajectoryPoint as AutowareTrajectoryPoint
+except ImportError:
+    AutowareTrajectory = AutowareTrajectoryPoint = None
+
+TRANSPORTS = {'raw': Image, 'compressed': CompressedImage}
+
+
+@dataclass(frozen=True)
+class PlannerNodeConfig:
+    camera_names: Tuple[str, ...] = param(CAMERA_NAMES, 'cameras (the six layout names)')
+    image_transports: Tuple[str, ...] = param(('raw',), 'raw|compressed per camera (1 = all)')
+    use_camera_info: bool = param(False, 'intrinsics from CameraInfo when received, else rig')
+    rig_file: str = param('', 'camera rig YAML ("" = config/rig_bench2drive.yaml)')
+    slop_s: float = param(0.05, 'synchroniser slop between camera/odometry stamps (s)')
+    queue_size: int = param(10, 'synchroniser queue per input')
+    max_input_age_s: float = param(1.0, 'inputs older than this (node clock) -> no plan, ERROR')
+    publish_autoware: bool = param(True, 'Autoware Trajectory when importable')
+    base_frame_id: str = param('base_link', 'frame of the output trajectory')
+    map_frame_id: str = param('map', 'frame of odometry and route')
+    diagnostics_period_s: float = param(1.0, 'diagnostics publication period (s)')
+
+    def __post_init__(self):
+        if sorted(self.camera_names) != sorted(CAMERA_NAMES):
+            raise ValueError(f'camera_names must be the six cameras {CAMERA_NAMES}, '
+                             f'got {self.camera_names}')
+        if len(self.image_transports) not in (1, len(self.camera_names)):
+            raise ValueError('image_transports needs 1 value or one per camera, got '
+                             f'{len(self.image_transports)}')
+        bad = [t for t in self.image_transports if t not in TRANSPORTS]
+        if bad:
+            raise ValueError(f'image_transports must be raw|compressed, got {bad}')
+        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s'):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f'{name} must be finite and > 0, got {value}')
+        if self.queue_size < 1:
+            raise ValueError(f'queue_size must be >= 1, got {self.queue_size}')
+
+    def transport(self, camera: str) -> str:
+        if len(self.image_transports) == 1:
+            return self.image_transports[0]
+        return self.image_transports[self.camera_names.index(camera)]
+
+
+def make_engine(node: Node):
+    """InferenceEngine with its EngineConfig fields declared as parameters (model code is
+    imported here: torch is heavy). A value the engine refuses becomes a ParameterError."""
+    from orion_lite_ros.model.engine import EngineConfig, InferenceEngine
+    cfg = declare_config(node, EngineConfig)
+    try:
+        return InferenceEngine(cfg)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        raise ParameterError(f'model ({cfg}): {exc}') from exc
+
+
+@dataclass
+class PlannerStats:
+    planned: int = 0
+    dropped: int = 0
+    stale: int = 0
+    failed: int = 0
+    last_latency_s: float = math.nan       # synchroniser callback -> publish
+    last_model_s: float = math.nan
+    last_error: str = ''
+    last_plan_ns: Optional[int] = None
+    command: int = int(Command.LANE_FOLLOW)
+
+
+class PlannerNode(Node):
+    def __init__(self, **node_kwargs):
+        super().__init__('planner_node', **node_kwargs)
+        self.config = declare_config(self, PlannerNodeConfig)
+        self.route_config = declare_config(self, RouteConfig)
+        cfg = self.config
+        self.rig = load_rig(cfg.rig_file or None)
+        self.engine = make_engine(self)
+        self.stats = PlannerStats()
+        self.bad_images: Dict[str, int] = {}
+        self.last_seen: Dict[str, int] = {}                   # input -> header stamp ns
+        self._lock = threading.Lock()
+        self._route: Optional[RouteTracker] = None
+        self._accel = None
+        self._camera_k: Dict[str, np.ndarray] = {}
+        self._make_publishers()
+        self._make_subscriptions()
+        self._slot = LatestSlot()
+        self._worker = threading.Thread(target=self._work, daemon=True, name='planner-worker')
+        self._worker.start()
+        self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
+
+    # -- wiring ---------------------------------------------------------------------------
+    def _make_publishers(self):
+        self.pub_path = self.create_publisher(Path, '~/output/trajectory', RELIABLE_QOS)
+        self.pub_markers = self.create_publisher(MarkerArray, '~/output/markers', RELIABLE_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        self.pub_autoware = None
+        if AutowareTrajectory is not None and self.config.publish_autoware:
+            self.pub_autoware = self.create_publisher(
+                AutowareTrajectory, '~/output/autoware_trajectory', RELIABLE_QOS)
+
+    def _make_subscriptions(self):
+        cfg = self.config
+        mf = import_message_filters()
+        self.input_topics = [f'~/input/cameras/{cam}/image' for cam in cfg.camera_names]
+        self.input_topics.append('~/input/odometry')
+        types = [TRANSPORTS[cfg.transport(cam)] for cam in cfg.camera_names] + [Odometry]
+        qos = [SENSOR_QOS] * len(cfg.camera_names) + [RELIABLE_QOS]
+        self._filters = [mf.Subscriber(self, t, topic, qos_profile=q)
+                         for t, topic, q in zip(types, self.input_topics, qos)]
+        for f, topic in zip(self._filters, self.input_topics):
+            f.registerCallback(self._on_input, topic)
+        self._sync = mf.ApproximateTimeSynchronizer(self._filters, cfg.queue_size, cfg.slop_s)
+        self._sync.registerCallback(self._on_synced)
+        for cam in cfg.camera_names:
+            self.create_subscription(CameraInfo, f'~/input/cameras/{cam}/camera_info',
+                                     lambda msg, cam=cam: self._on_camera_info(cam, msg),
+                                     SENSOR_QOS)
+        self.create_subscription(AccelWithCovarianceStamped, '~/input/acceleration',
+                                 self._on_accel, RELIABLE_QOS)
+        self.create_subscription(Path, '~/input/route', self._on_route, LATCHED_QOS)
+
+    # -- callbacks (cheap; the worker does the work) -----------------------------------------
+    def _on_input(self, msg, topic: str) -> None:
+        with self._lock:
+            self.last_seen[topic] = stamp_to_ns(msg.header.stamp)
+
+    def _on_camera_info(self, cam: str, msg: CameraInfo) -> None:
+        if self.config.use_camera_info:
+            with self._lock:
+                self._camera_k[cam] = intrinsics_from_camera_info(msg)
+
+    def _on_accel(self, msg) -> None:
+        with self._lock:
+            self._accel = msg
+
+    def _on_route(self, msg: Path) -> None:
+        tracker = RouteTracker(path_to_array(msg), config=self.route_config)
+        with self._lock:
+            self._route = tracker
+        self.get_logger().info(f'route: {len(tracker.route_xy)} points, '
+                               f'{tracker.length_m:.0f} m')
+
+    def _on_synced(self, *msgs) -> None:
+        if self._slot.put((msgs, self.get_clock().now().nanoseconds, time.monotonic())):
+            with self._lock:
+                self.stats.dropped += 1
+
+    # -- worker -----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._slot.closed:
+            item = self._slot.take(timeout_s=0.5)
+            if item is None:
+                continue
+            try:
+                self._plan(*item)
+            except Exception as exc:              # keep the node alive; report the fault
+                self._record_error(f'planning failed: {type(exc).__name__}: {exc}')
+                self.get_logger().error(self.stats.last_error, throttle_duration_sec=5.0)
+
+    def _record_error(self, text: str, counter: str = 'failed') -> None:
+        with self._lock:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+            self.stats.last_error = text
+
+    def _plan(self, msgs, synced_ns: int, synced_mono: float) -> None:
+        cams, odom = msgs[:-1], msgs[-1]
+        stamp_ns = stamp_to_ns(cams[0].header.stamp)
+        stale = self._stale_inputs(msgs, self.get_clock().now().nanoseconds)
+        if stale:
+            self._record_error(f'stale inputs: {stale}', 'stale')
+            return
+        images = self._decode(cams)
+        if images is None:
+            return
+        frame = self._frame_inputs(stamp_ns, images, odom)
+        t0 = time.perf_counter()
+        result = self.engine.plan(frame, 'default')
+        model_s = time.perf_counter() - t0
+        if not _finite_result(result):
+            self._record_error('model output not finite; nothing published')
+            return
+        self._publish_plan(stamp_ns, frame, result)
+        with self._lock:
+            st = self.stats
+            st.planned += 1
+            st.last_model_s = model_s
+            st.last_latency_s = time.monotonic() - synced_mono
+            st.last_plan_ns = self.get_clock().now().nanoseconds
+            st.command = int(frame.command)
+
+    def _stale_inputs(self, msgs, now_ns: int) -> str:
+        limit = self.config.max_input_age_s
+        ages = [(topic, (now_ns - stamp_to_ns(m.header.stamp)) * 1e-9)
+                for topic, m in zip(self.input_topics, msgs)]
+        return ', '.join(f'{t} {a:.2f} s' for t, a in ages if a > limit)
+
+    def _decode(self, cams) -> Optional[np.ndarray]:
+        """(N_cam, H, W, 3) in CAMERA_NAMES order, or None after reporting the bad topics."""
+        by_name, shapes = {}, set()
+        for cam, msg, topic in zip(self.config.camera_names, cams, self.input_topics):
+            try:
+                by_name[cam] = np.ascontiguousarray(to_rgb(msg, self.resolve_topic_name(topic)))
+                shapes.add(by_name[cam].shape)
+            except ImageDecodeError as exc:
+                self._bad_image(topic, str(exc))
+        if len(by_name) < len(cams):
+            return None
+        if len(shapes) != 1:
+            self._bad_image('cameras', f'image sizes differ: {sorted(shapes)}')
+            return None
+        return np.stack([by_name[cam] for cam in CAMERA_NAMES])
+
+    def _bad_image(self, topic: str, reason: str) -> None:
+        with self._lock:
+            self.bad_images[topic] = self.bad_images.get(topic, 0) + 1
+            self.stats.last_error = f'bad image: {reason}'
+        self.get_logger().warning(f'bad image skipped: {reason}', throttle_duration_sec=2.0)
+
+    def _frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
+        with self._lock:
+            accel, route, camera_k = self._accel, self._route, dict(self._camera_k)
+        ego = ego_state_from_odometry(odom, accel)
+        if route is not None:
+            state = route.update((ego.x_m, ego.y_m), ego.yaw_rad)
+            command, target = int(state.command), state.target_point
+        else:
+            command = int(Command.LANE_FOLLOW)
+            target = np.array([self.route_config.target_lookahead_m, 0.0])
+        height, width = images.shape[1:3]
+        rig = self.rig.scaled(width, height)
+        intrinsics = rig.intrinsics()
+        for i, cam in enumerate(CAMERA_NAMES):
+            if cam in camera_k:
+                intrinsics[i] = camera_k[cam]
+        return FrameInputs(stamp_ns=stamp_ns, images=images, intrinsics=intrinsics,
+                           cam_to_ego=rig.cam_to_ego(), ego=replace(ego, stamp_ns=stamp_ns),
+                           command=command, target_point=np.asarray(target, dtype=np.float64))
+
+    # -- outputs ----------------------------------------------------------------------------
+    def _publish_plan(self, stamp_ns: int, frame: FrameInputs, result: PlanResult) -> None:
+        cfg = self.config
+        path = path_from_array(result.waypoints, cfg.base_frame_id, stamp_ns, WAYPOINT_DT_S)
+        self.pub_path.publish(path)
+        if self.pub_autoware is not None:
+            self.pub_autoware.publish(autoware_trajectory(path, result.waypoints))
+        self.pub_markers.publish(plan_markers(result, frame, cfg.base_frame_id,
+                                              ns_to_stamp(stamp_ns)))
+
+    def _publish_diagnostics(self) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            stats = replace(self.stats)
+            bad = dict(self.bad_images)
+            seen = dict(self.last_seen)
+            route = self._route
+        level, message, values = planner_diagnostics(
+            stats, bad, seen, self.input_topics, now_ns, self.config, route is not None)
+        msg = DiagnosticArray()
+        msg.header.stamp = ns_to_stamp(max(now_ns, 0))
+        msg.status = [diagnostic_status(f'{self.get_name()}: planning', 'orion_lite', level,
+                                        message, values)]
+        self.pub_diag.publish(msg)
+
+    def close(self) -> None:
+        """Stop the worker (called by the runner and main before destroy_node)."""
+        self._slot.close()
+        self._worker.join(timeout=5.0)
+
+
+def _finite_result(result: PlanResult) -> bool:
+    wps = np.asarray(result.waypoints, dtype=np.float64)
+    return wps.shape == (6, 2) and bool(np.all(np.isfinite(wps)))
+
+
+def planner_diagnostics(stats: PlannerStats, bad: Dict[str, int], seen: Dict[str, int],
+                        topics, now_ns: int, cfg: PlannerNodeConfig, have_route: bool):
+    """(level, message, values) of the planner's DiagnosticStatus."""
+    ages = {t: (now_ns - seen[t]) * 1e-9 if t in seen else math.inf for t in topics}
+    stale = [t for t, a in ages.items() if a > cfg.max_input_age_s]
+    values = {'frames_planned': stats.planned, 'frames_dropped_latest_wins': stats.dropped,
+              'frames_stale': stats.stale, 'frames_failed': stats.failed,
+              'latency_sync_to_publish_ms': stats.last_latency_s * 1e3,
+              'model_ms': stats.last_model_s * 1e3, 'command': Command(stats.command).name,
+              'route': 'yes' if have_route else 'no', 'last_error': stats.last_error}
+    values.update({f'age_s {t}': a for t, a in ages.items()})
+    values.update({f'bad_images {t}': n for t, n in bad.items()})
+    if stale:
+        return int.from_bytes(DiagnosticStatus.ERROR, 'little'), \
+            f'stale inputs, no plan: {", ".join(stale)}', values
+    if bad or not have_route:
+        text = 'bad images skipped' if bad else 'no route: LANE_FOLLOW, target straight ahead'
+        return int.from_bytes(DiagnosticStatus.WARN, 'little'), text, values
+    return int.from_bytes(DiagnosticStatus.OK, 'little'), 'planning', values
+
+
+def plan_markers(result: PlanResult, frame: FrameInputs, frame_id: str, stamp) -> MarkerArray:
+    """Chosen trajectory (green line), other command modes (grey), target point (red)."""
+    out = MarkerArray()
+    chosen = _line_marker('trajectory', 0, result.waypoints, frame_id, stamp,
+                          ColorRGBA(r=0.1, g=0.9, b=0.2, a=1.0), 0.25)
+    out.markers.append(chosen)
+    for k, mode in enumerate(np.asarray(result.all_modes)):
+        if np.all(np.isfinite(mode)):
+            out.markers.append(_line_marker('modes', k, mode, frame_id, stamp,
+                                            ColorRGBA(r=0.6, g=0.6, b=0.6, a=0.5), 0.08))
+    target = Marker(ns='target_point', id=0, type=Marker.SPHERE, action=Marker.ADD)
+    target.header.frame_id, target.header.stamp = frame_id, stamp
+    target.pose.position.x, target.pose.position.y = (float(v) for v in frame.target_point)
+    target.pose.orientation.w = 1.0
+    target.scale.x = target.scale.y = target.scale.z = 0.8
+    target.color = ColorRGBA(r=1.0, g=0.1, b=0.1, a=1.0)
+    text = Marker(ns='command', id=0, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
+                  text=Command(int(result.command)).name)
+    text.header.frame_id, text.header.stamp = frame_id, stamp
+    text.pose.position.z, text.pose.orientation.w = 2.5, 1.0
+    text.scale.z = 0.8
+    text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+    out.markers += [target, text]
+    return out
+
+
+def _line_marker(ns: str, mid: int, points, frame_id: str, stamp, color, width: float):
+    marker = Marker(ns=ns, id=mid, type=Marker.LINE_STRIP, action=Marker.ADD)
+    marker.header.frame_id, marker.header.stamp = frame_id, stamp
+    marker.pose.orientation.w = 1.0
+    marker.scale.x = width
+    marker.color = color
+    marker.points = [Point(x=0.0, y=0.0, z=0.0)] + [
+        Point(x=float(x), y=float(y), z=0.0) for x, y in np.asarray(points)]
+    return marker
+
+
+def autoware_trajectory(path: Path, waypoints: np.ndarray):
+    """autoware_planning_msgs/Trajectory from the published Path (velocities by differences)."""
+    msg = AutowareTrajectory()
+    msg.header = path.header
+    prev = np.zeros(2)
+    for k, pose in enumerate(path.poses):
+        point = AutowareTrajectoryPoint()
+        t_ns = (k + 1) * int(WAYPOINT_DT_S * 1e9)
+        point.time_from_start.sec, point.time_from_start.nanosec = divmod(t_ns, 1_000_000_000)
+        point.pose = pose.pose
+        point.longitudinal_velocity_mps = float(np.linalg.norm(waypoints[k] - prev)
+                                                / WAYPOINT_DT_S)
+        prev = waypoints[k]
+        msg.points.append(point)
+    return msg
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = PlannerNode()
+    except ParameterError as exc:
+        print(f'planner_node: refused parameter: {exc}', flush=True)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""planner_node (+ controller_node) over real DDS with the mini model (random weights).
+
+Six synthetic cameras (CAM_BACK as JPEG CompressedImage), odometry and a route in; assert the
+trajectory's frame and stamps, markers, diagnostics and the controller's Joy stamp; stale inputs
+-> no plan, ERROR and braking; a bad-encoding image is skipped and the node keeps planning."""
+import math
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from nav_msgs.msg import Odometry, Path
+import numpy as np
+import pytest
+import rclpy
+from sensor_msgs.msg import CompressedImage, Image, Joy
+from test_nodes_controller import Probe, odometry
+from visualization_msgs.msg import MarkerArray
+
+from orion_lite_ros.layout import CAMERA_NAMES
+from orion_lite_ros.nodes.common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from orion_lite_ros.nodes.runner import NodeSpec, start_nodes
+from orion_lite_ros.ros.conversions import path_from_array
+from orion_lite_ros.ros.image_codec import rgb_to_compressed, rgb_to_image
+from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
+
+pytestmark = pytest.mark.ros
+H, W = 144, 256
+TRANSPORTS = ['compressed' if cam == 'CAM_BACK' else 'raw' for cam in CAMERA_NAMES]
+
+
+@pytest.fixture(scope='module')
+def rig():
+    pytest.importorskip('torch')
+    pytest.importorskip('orion_lite_ros.model.engine')
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    remap = {f'~/input/cameras/{c}/image': f'/t/cam/{c}' for c in CAMERA_NAMES}
+    remap.update({'~/input/odometry': '/t/odom', '~/input/route': '/t/route',
+                  '~/output/trajectory': '/t/trajectory', '~/output/markers': '/t/markers'})
+    specs = [NodeSpec('planner_node', remappings=remap, parameters={
+                 'image_transports': TRANSPORTS, 'max_input_age_s': 1.0,
+                 'diagnostics_period_s': 0.2, 'model_preset': 'mini'}),
+             NodeSpec('controller_node', remappings={
+                 '~/input/trajectory': '/t/trajectory', '~/input/odometry': '/t/odom',
+                 '~/output/command': '/t/command'}, parameters={'rate_hz': 10.0})]
+    group = start_nodes(specs, context=context)
+    probe = Probe(context, 'planner_probe')
+    for msg_type, topic in ((Path, '/t/trajectory'), (MarkerArray, '/t/markers'),
+                            (DiagnosticArray, '/diagnostics'), (Joy, '/t/command')):
+        probe.listen(msg_type, topic)
+    probe.cams = {c: probe.node.create_publisher(
+        CompressedImage if t == 'compressed' else Image, f'/t/cam/{c}', SENSOR_QOS)
+        for c, t in zip(CAMERA_NAMES, TRANSPORTS)}
+    probe.odom = probe.node.create_publisher(Odometry, '/t/odom', RELIABLE_QOS)
+    route_pub = probe.node.create_publisher(Path, '/t/route', LATCHED_QOS)
+    route = np.stack([np.arange(0.0, 200.0, 2.0), np.zeros(100)], axis=1)
+    route_pub.publish(path_from_array(route, 'map', probe.now_ns()))
+    assert probe.spin_until(lambda: all(p.get_subscription_count()
+                                        for p in probe.cams.values()), 20.0)
+    yield probe
+    probe.close()
+    group.shutdown()
+    context.try_shutdown()
+
+
+def publish_set(probe, stamp_ns, bad_camera=None):
+    rng = np.random.default_rng(stamp_ns % 1000)
+    probe.odom.publish(odometry(stamp_ns, vx=3.0))
+    for cam, pub in probe.cams.items():
+        rgb = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+        if isinstance(pub.msg_type(), CompressedImage):
+            msg = rgb_to_compressed(rgb, 'jpeg', 80, frame_id=cam, stamp_ns=stamp_ns)
+        else:
+            msg = rgb_to_image(rgb, 'rgb8', frame_id=cam, stamp_ns=stamp_ns)
+        if cam == bad_camera:
+            msg.encoding = '16UC1'
+        pub.publish(msg)
+
+
+def _plans(probe, stamp_ns):
+    return [m for m in probe.received['/t/trajectory'] if stamp_to_ns(m.header.stamp) == stamp_ns]
+
+
+def _values(status):
+    return {kv.key: kv.value for kv in status.values}
+
+
+def _latest_status(probe):
+    return probe.received['/diagnostics'][-1].status[0]
+
+
+def test_plan_markers_diagnostics_and_command(rig):
+    probe = rig
+    latencies = []
+    for _ in range(3):
+        stamp_ns = probe.now_ns()
+        t0 = time.monotonic()
+        publish_set(probe, stamp_ns)
+        assert probe.spin_until(lambda s=stamp_ns: _plans(probe, s), 30.0)
+        latencies.append(time.monotonic() - t0)
+    print(f'\nend-to-end publish -> trajectory: {[round(x * 1e3) for x in latencies]} ms')
+    path = _plans(probe, stamp_ns)[0]
+    assert path.header.frame_id == 'base_link' and len(path.poses) == 6
+    for k, pose in enumerate(path.poses):
+        assert stamp_to_ns(pose.header.stamp) == stamp_ns + (k + 1) * 500_000_000
+        assert math.isfinite(pose.pose.position.x) and math.isfinite(pose.pose.position.y)
+    stamp = ns_to_stamp(stamp_ns)
+    assert probe.spin_until(lambda: any(m.header.stamp == stamp
+                                        for m in probe.received['/t/command']))
+    assert probe.spin_until(lambda: any(
+        m.markers and m.markers[0].header.stamp == stamp for m in probe.received['/t/markers']))
+    def planned_ok():
+        diags = probe.received['/diagnostics']
+        if not diags or _latest_status(probe).level != DiagnosticStatus.OK:
+            return False
+        return int(_values(_latest_status(probe))['frames_planned']) >= 3
+    assert probe.spin_until(planned_ok, 5.0)
+    values = _values(_latest_status(probe))
+    assert values['route'] == 'yes' and values['command'] == 'LANE_FOLLOW'
+    assert float(values['latency_sync_to_publish_ms']) > 0
+
+
+def test_bad_image_is_skipped_and_node_keeps_planning(rig):
+    probe = rig
+    bad_ns = probe.now_ns()
+    publish_set(probe, bad_ns, bad_camera='CAM_FRONT_LEFT')
+    probe.spin_until(lambda: False, 1.0)
+    assert not _plans(probe, bad_ns)
+    good_ns = probe.now_ns()
+    publish_set(probe, good_ns)
+    assert probe.spin_until(lambda: _plans(probe, good_ns), 30.0)
+    assert probe.spin_until(lambda: any(
+        k.key == 'bad_images ~/input/cameras/CAM_FRONT_LEFT/image'
+        for d in probe.received['/diagnostics'][-2:] for k in d.status[0].values))
+
+
+def test_stale_inputs_no_plan_error_and_brake(rig):
+    probe = rig
+    old_ns = probe.now_ns() - 3_000_000_000
+    publish_set(probe, old_ns)
+    n_diag = len(probe.received['/diagnostics'])
+    assert probe.spin_until(lambda: len(probe.received['/diagnostics']) > n_diag + 2, 5.0)
+    assert not _plans(probe, old_ns)
+    status = _latest_status(probe)
+    assert status.level == DiagnosticStatus.ERROR and 'stale' in status.message
+    # no fresh trajectory for > max_trajectory_age_s: the controller brakes
+    assert probe.spin_until(lambda: probe.received['/t/command'][-1].axes[2] == 1.0, 5.0)
+    assert probe.received['/t/command'][-1].axes[0] == 0.0
