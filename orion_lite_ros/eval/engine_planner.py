@@ -1,0 +1,37 @@
+"""The inference engine as a replay planner (torch imported here only).
+
+Built as the planner node builds it (``nodes/planner_node.make_engine``: EngineConfig fields
+``checkpoint``, ``model_preset``, ``device``, ``precision``, ``vae_mode``), with the VAE
+planner's mean (``vae_mode='mean'``) and a fixed torch seed (untrained weights are then the same
+on every run), so a replay is repeatable for a given checkpoint and bag. ``reset()`` clears the
+temporal memory; ``replay`` calls it before the first frame.
+"""
+from dataclasses import fields
+
+from orion_lite_ros.types import FrameInputs, PlanResult
+
+
+class EnginePlanner:
+    def __init__(self, checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
+                 seed: int = 0, precision: str = 'fp32', stream: str = 'replay'):
+        import torch
+
+        from orion_lite_ros.model.engine import EngineConfig, InferenceEngine
+        torch.manual_seed(seed)
+        wanted = {'checkpoint': checkpoint, 'model_preset': preset, 'device': device,
+                  'precision': precision, 'vae_mode': 'mean', 'seed': seed}
+        names = {f.name for f in fields(EngineConfig)}
+        self.engine = InferenceEngine(EngineConfig(**{k: v for k, v in wanted.items()
+                                                      if k in names}))
+        self.stream = stream
+
+    def reset(self) -> None:
+        self.engine.reset(self.stream)
+
+    def __call__(self, frame: FrameInputs) -> PlanResult:
+        return self.engine.plan(frame, self.stream)
+
+
+def build_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
+                         seed: int = 0) -> EnginePlanner:
+    return EnginePlanner(checkpoint, preset, device, seed)

@@ -1,0 +1,218 @@
+"""Rebuild the planner's frame sets from bag messages (no ROS runtime).
+
+The bag's messages are fed in recorded order (``ros2 bag play`` order) through the same
+``ApproximateTimeSynchronizer`` class the planner node uses (``orion_lite_ros.ros.sync``), one
+input filter per camera plus one for odometry, as in the node. Each emitted set
+becomes a ``FrameInputs`` with the node's conversions (``ros.image_codec``, ``ros.conversions``,
+``ros.rig``) and navigation (``nav.route.RouteTracker``).
+"""
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from orion_lite_ros.eval.bag_io import BagMessage, Problem, stamp_ns
+from orion_lite_ros.eval.topic_maps import TopicMap
+from orion_lite_ros.layout import CAMERA_NAMES, Command
+from orion_lite_ros.nav.route import RouteConfig, RouteTracker
+from orion_lite_ros.ros.conversions import (
+    ego_state_from_odometry,
+    intrinsics_from_camera_info,
+    path_to_array,
+)
+from orion_lite_ros.ros.frames import yaw_from_quaternion
+from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
+from orion_lite_ros.ros.rig import Rig
+from orion_lite_ros.ros.sync import ApproximateTimeSynchronizer, SimpleFilter
+from orion_lite_ros.types import FrameInputs
+
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+EXPECTED = {'odometry': ('nav_msgs/msg/Odometry',), 'route': ('nav_msgs/msg/Path',),
+            'objects': ('visualization_msgs/msg/MarkerArray',),
+            'camera_info': ('sensor_msgs/msg/CameraInfo',),
+            'acceleration': ('geometry_msgs/msg/AccelWithCovarianceStamped',)}
+_CUBE, _DELETE = 1, 2
+
+
+class ReplayError(RuntimeError):
+    """Nothing can be evaluated (the message says what is wrong with the bag)."""
+
+
+@dataclass
+class BagTopics:
+    """Topics of the bag that feed the replay (after checking names and types)."""
+
+    cameras: Dict[str, str]                 # camera name -> topic (Image / CompressedImage)
+    camera_info: Dict[str, str]
+    odometry: str
+    route: str = ''                         # '' -> no route (node: LANE_FOLLOW)
+    objects: str = ''
+    acceleration: str = ''
+    missing_cameras: List[str] = field(default_factory=list)
+
+
+def resolve_topics(bag: Dict[str, tuple], tm: TopicMap, problems: List[Problem],
+                   undecodable: Dict[str, str]) -> BagTopics:
+    """Check the topic map against the bag's topics; raise only if nothing can run."""
+    def usable(role: str, topic: str, allowed: Sequence[str]) -> bool:
+        if not topic:
+            return False
+        if topic not in bag:
+            problems.append(Problem('missing_topic', topic, f'{role}: not in the bag'))
+            return False
+        msgtype = bag[topic][0]
+        if msgtype not in allowed or msgtype in undecodable:
+            why = undecodable.get(msgtype, f'expected {" or ".join(allowed)}')
+            problems.append(Problem('unknown_type', topic, f'{role}: type {msgtype}; {why}'))
+            return False
+        return True
+
+    cameras, missing = {}, []
+    for cam in CAMERA_NAMES:
+        topic = tm.cameras.get(cam, '')
+        if topic and topic not in bag and topic + '/compressed' in bag:
+            topic += '/compressed'
+        (cameras.__setitem__(cam, topic) if usable(f'camera {cam}', topic, IMAGE_TYPES)
+         else missing.append(cam))
+    if not usable('odometry', tm.odometry, EXPECTED['odometry']):
+        raise ReplayError(f'odometry topic {tm.odometry!r} is missing or unreadable: no ego '
+                          f'pose, nothing to evaluate (topic map {tm.name!r}; bag topics: '
+                          f'{sorted(bag)})')
+    if CAMERA_NAMES[0] not in cameras:
+        raise ReplayError(f'front camera topic {tm.cameras.get(CAMERA_NAMES[0])!r} is missing '
+                          f'or unreadable (topic map {tm.name!r}; bag topics: {sorted(bag)})')
+    infos = {c: t for c, t in tm.camera_info.items()
+             if c in cameras and t in bag and bag[t][0] in EXPECTED['camera_info']}
+    route = tm.route if usable('route', tm.route, EXPECTED['route']) else ''
+    objects = tm.objects if usable('objects', tm.objects, EXPECTED['objects']) else ''
+    accel = tm.acceleration if usable('acceleration', tm.acceleration,
+                                      EXPECTED['acceleration']) else ''
+    return BagTopics(cameras, infos, tm.odometry, route, objects, accel, missing)
+
+
+def pose2d(odom_msg) -> tuple:
+    """(stamp_ns, x, y, yaw) of a nav_msgs/Odometry."""
+    p = odom_msg.pose.pose
+    q = p.orientation
+    return (stamp_ns(odom_msg.header.stamp), p.position.x, p.position.y,
+            yaw_from_quaternion(q.x, q.y, q.z, q.w))
+
+
+def marker_boxes(marker_array) -> Optional[tuple]:
+    """(stamp_ns, boxes (M, 5)) from the CUBE markers of a MarkerArray (map frame)."""
+    boxes, stamp = [], None
+    for m in marker_array.markers:
+        if m.type != _CUBE or m.action >= _DELETE:
+            continue
+        q = m.pose.orientation
+        boxes.append((m.pose.position.x, m.pose.position.y,
+                      yaw_from_quaternion(q.x, q.y, q.z, q.w), m.scale.x, m.scale.y))
+        stamp = stamp_ns(m.header.stamp) if stamp is None else stamp
+    return None if stamp is None else (stamp, np.array(boxes).reshape(-1, 5))
+
+
+class _BagFilter(SimpleFilter):
+    """Input filter of the synchroniser fed from the bag instead of a subscription."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The planner node's parameters that shape its frame sets (``PlannerNodeConfig``)."""
+
+    queue_size: int = 10
+    slop_s: float = 0.05
+    use_camera_info: bool = False
+    route_from_drive: bool = False     # no route in the bag: the recorded drive (not the node)
+
+
+class FrameAssembler:
+    """Feed bag messages in recorded order; returns the ``FrameInputs`` completed by each.
+
+    Mirrors ``PlannerNode``: cameras (``CAMERA_NAMES`` order) + odometry through the
+    approximate synchroniser; route, acceleration and camera_info latest-wins; every camera
+    decoded, equal sizes; rig intrinsics scaled to the image size unless ``use_camera_info``;
+    without a route LANE_FOLLOW and a target straight ahead. Unlike the node, nothing is
+    dropped for lateness (offline: every set is planned) and a camera missing from the whole
+    bag is filled with black (reported) instead of blocking every set.
+    """
+
+    def __init__(self, topics: BagTopics, rig: Rig, settings: NodeSettings = NodeSettings(),
+                 route_config: RouteConfig = RouteConfig(), drive_xy=None):
+        self.topics, self.rig, self.settings = topics, rig, settings
+        self.route_config = route_config
+        self._cams = [c for c in CAMERA_NAMES if c in topics.cameras]
+        self._filters = [_BagFilter() for _ in range(len(self._cams) + 1)]
+        self._sync = ApproximateTimeSynchronizer(self._filters, settings.queue_size,
+                                                 settings.slop_s)
+        self._sync.registerCallback(self._on_set)
+        self._inputs = {t: i for i, t in enumerate(topics.cameras[c] for c in self._cams)}
+        self._inputs[topics.odometry] = len(self._cams)
+        self._info_cam = {t: c for c, t in topics.camera_info.items()}
+        self._route: Optional[RouteTracker] = None
+        if settings.route_from_drive and drive_xy is not None and len(drive_xy) >= 2:
+            self._route = RouteTracker(drive_xy, config=route_config)
+        self._accel, self._camera_k = None, {}
+        self._ready: List[FrameInputs] = []
+        self.dropped: Dict[str, int] = {}
+
+    def feed(self, m: BagMessage) -> List[FrameInputs]:
+        if m.topic in self._inputs:
+            self._filters[self._inputs[m.topic]].signalMessage(m.msg)
+        elif m.topic == self.topics.route:
+            self._route = RouteTracker(path_to_array(m.msg), config=self.route_config)
+        elif m.topic == self.topics.acceleration:
+            self._accel = m.msg
+        elif m.topic in self._info_cam and self.settings.use_camera_info:
+            self._camera_k[self._info_cam[m.topic]] = intrinsics_from_camera_info(m.msg)
+        ready, self._ready = self._ready, []
+        return ready
+
+    def topics_needed(self) -> List[str]:
+        t = self.topics
+        return [*t.cameras.values(), t.odometry, t.route, t.acceleration,
+                *t.camera_info.values()]
+
+    def _drop(self, why: str) -> None:
+        self.dropped[why] = self.dropped.get(why, 0) + 1
+
+    def _on_set(self, *msgs) -> None:
+        images = self._decode(msgs[:-1])
+        if images is not None:
+            self._ready.append(self.build(stamp_ns(msgs[0].header.stamp), images, msgs[-1]))
+
+    def _decode(self, cams) -> Optional[np.ndarray]:
+        by_name, shapes = {}, set()
+        for cam, msg in zip(self._cams, cams):
+            try:
+                by_name[cam] = np.ascontiguousarray(to_rgb(msg, self.topics.cameras[cam]))
+                shapes.add(by_name[cam].shape)
+            except ImageDecodeError as err:
+                self._drop(f'bad image: {err}')
+                return None
+        if len(shapes) != 1:
+            self._drop(f'image sizes differ: {sorted(shapes)}')
+            return None
+        black = np.zeros(next(iter(shapes)), np.uint8)
+        return np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES])
+
+    def build(self, stamp: int, images: np.ndarray, odom) -> FrameInputs:
+        ego = ego_state_from_odometry(odom, self._accel)
+        if self._route is not None:
+            state = self._route.update((ego.x_m, ego.y_m), ego.yaw_rad)
+            command, target = int(state.command), state.target_point
+        else:
+            command = int(Command.LANE_FOLLOW)
+            target = np.array([self.route_config.target_lookahead_m, 0.0])
+        height, width = images.shape[1:3]
+        rig = self.rig.scaled(width, height)
+        intrinsics = rig.intrinsics()
+        for i, cam in enumerate(CAMERA_NAMES):
+            if cam in self._camera_k:
+                intrinsics[i] = self._camera_k[cam]
+        return FrameInputs(stamp_ns=stamp, images=images, intrinsics=intrinsics,
+                           cam_to_ego=rig.cam_to_ego(), ego=replace(ego, stamp_ns=stamp),
+                           command=command, target_point=np.asarray(target, dtype=np.float64))
+
+
+def route_from_path(msg) -> np.ndarray:
+    return path_to_array(msg, 2)

@@ -1,0 +1,205 @@
+"""Offline replay of a rosbag2 bag through the planner, with open-loop metrics (no ROS runtime).
+
+``replay(bag, config, planner)`` reads the bag twice: first the small topics (odometry, route,
+camera_info, objects) to know the recorded drive, then the cameras and odometry in recorded
+order through ``FrameAssembler`` (the node's synchroniser, conversions and navigation). Each
+frame set is planned as fast as the machine allows; results go to an ``OpenLoopRecorder``.
+Bad input never stops the replay while anything can be evaluated: ``ReplayResult.problems``
+says what was skipped and why. The planner is any ``FrameInputs -> PlanResult`` callable;
+``make_engine_planner`` builds the inference engine from a checkpoint (deterministic: the
+VAE planner's mean, fixed torch seed).
+"""
+from dataclasses import dataclass, field
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from orion_lite_ros.eval.bag_io import BagSource, Problem
+from orion_lite_ros.eval.frames import (
+    BagTopics,
+    FrameAssembler,
+    NodeSettings,
+    ReplayError,
+    marker_boxes,
+    pose2d,
+    resolve_topics,
+)
+from orion_lite_ros.eval.openloop import FrameMetrics, OpenLoopConfig, OpenLoopRecorder
+from orion_lite_ros.eval.topic_maps import TopicMap, builtin_topic_maps, load_topic_map
+from orion_lite_ros.layout import CAMERA_NAMES
+from orion_lite_ros.nav.route import RouteConfig
+from orion_lite_ros.ros.rig import load_rig
+from orion_lite_ros.types import FrameInputs, PlanResult
+
+__all__ = ['ReplayConfig', 'ReplayError', 'ReplayResult', 'replay', 'detect_topic_map']
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    topic_map: str = ''              # built-in name or YAML path; '' -> detect from the bag
+    typestore: str = 'auto'          # auto | humble | jazzy | kilted
+    rig: str = ''                    # rig YAML; '' -> the Bench2Drive rig (as the node)
+    node: NodeSettings = NodeSettings()   # the planner node's sync / camera_info settings
+    max_frames: int = 0              # 0 -> all
+    progress: bool = True            # tqdm bar
+    keep_images: int = 4             # front-camera images kept for the plots
+    openloop: OpenLoopConfig = OpenLoopConfig()
+    route: RouteConfig = RouteConfig()
+
+
+@dataclass
+class ReplayResult:
+    bag: str
+    storage: str
+    typestore: str
+    topic_map: TopicMap
+    topics: Optional[BagTopics]
+    frames: List[FrameMetrics]
+    summary: Dict
+    problems: List[Problem]
+    log_times_ns: Dict[int, int] = field(default_factory=dict)    # frame stamp -> log time
+    images: Dict[int, tuple] = field(default_factory=dict)        # stamp -> (rgb, K, T)
+    ego_track: Optional[np.ndarray] = None                        # (N, 4) t, x, y, yaw
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.frames)
+
+
+def detect_topic_map(bag_topics: Dict[str, tuple]) -> TopicMap:
+    """The built-in map whose odometry and front camera (or its /compressed) are in the bag."""
+    for name in builtin_topic_maps():
+        tm = load_topic_map(name)
+        front = tm.cameras.get(CAMERA_NAMES[0], '')
+        if tm.odometry in bag_topics and (front in bag_topics
+                                         or front + '/compressed' in bag_topics):
+            return tm
+    return TopicMap()
+
+
+def _context(src: BagSource, topics: BagTopics, rec: OpenLoopRecorder) -> None:
+    """First pass: the recorded drive (odometry) and object boxes."""
+    for m in src.messages([t for t in (topics.odometry, topics.objects) if t]):
+        if m.topic == topics.odometry:
+            rec.add_odometry(*pose2d(m.msg))
+        else:
+            snap = marker_boxes(m.msg)
+            if snap is not None:
+                rec.add_objects(*snap)
+
+
+def _route_problem(topics: BagTopics, cfg: ReplayConfig) -> List[Problem]:
+    if topics.route:
+        return []
+    how = ('the recorded drive is used as the route' if cfg.node.route_from_drive else
+           'LANE_FOLLOW with a target straight ahead, as the node does without a route '
+           '(--route-from-drive uses the recorded drive)')
+    return [Problem('no_route', '', f'no usable nav_msgs/Path route: {how}')]
+
+
+def _gap_problems(rec: OpenLoopRecorder, cfg: ReplayConfig, topic: str) -> List[Problem]:
+    out = []
+    for a, b in rec.track().gaps(cfg.openloop.max_gap_s):
+        out.append(Problem('odometry_gap', topic, f'no odometry for {(b - a) / 1e9:.2f} s '
+                           f'({a} .. {b} ns): horizons across it are not evaluated'))
+    return out
+
+
+def _open(bag, cfg: ReplayConfig):
+    src = BagSource(bag, cfg.typestore).open()
+    tm = load_topic_map(cfg.topic_map) if cfg.topic_map else detect_topic_map(src.topics)
+    return src, tm
+
+
+def replay(bag, config: ReplayConfig = ReplayConfig(),
+           planner: Optional[Callable[[FrameInputs], PlanResult]] = None) -> ReplayResult:
+    """Replay ``bag`` through ``planner`` (default: the mini engine, untrained weights)."""
+    t0 = time.perf_counter()
+    planner = planner or make_engine_planner()
+    if hasattr(planner, 'reset'):
+        planner.reset()                     # a fresh temporal memory for every replay
+    src, tm = _open(bag, config)
+    try:
+        problems = src.problems
+        topics = resolve_topics(src.topics, tm, problems, src.undecodable)
+        rec = OpenLoopRecorder(config.openloop)
+        _context(src, topics, rec)
+        if len(rec.track()) == 0:
+            raise ReplayError(f'odometry topic {topics.odometry!r} has no readable messages')
+        problems += _gap_problems(rec, config, topics.odometry) + _route_problem(topics, config)
+        for cam in topics.missing_cameras:
+            problems.append(Problem('missing_camera', cam, 'filled with a black image (the '
+                                    'node would plan nothing without it)'))
+        asm = FrameAssembler(topics, load_rig(config.rig or None), config.node, config.route,
+                             drive_xy=rec.track().xy)
+        result = ReplayResult(str(bag), src.storage, src.typestore_name, tm, topics, [], {},
+                              problems)
+        _run(src, asm, planner, rec, config, result)
+    finally:
+        src.close()
+    for why, n in asm.dropped.items():
+        problems.append(Problem('frame_skipped', '', f'{n} frame set(s): {why}'))
+    result.frames = rec.frames()
+    result.summary = rec.summary(result.frames)
+    result.ego_track = rec.odometry()
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def _expected_frames(src: BagSource, topics: BagTopics) -> int:
+    return int(src.topics.get(topics.cameras[CAMERA_NAMES[0]], ('', 0))[1])
+
+
+def _run(src, asm, planner, rec, cfg: ReplayConfig, result: ReplayResult) -> None:
+    topics = result.topics
+    expected = _expected_frames(src, topics)
+    keep = set(np.linspace(0, max(expected - 1, 0), cfg.keep_images).astype(int).tolist()) \
+        if cfg.keep_images and expected else set()
+    wanted = [t for t in asm.topics_needed() if t]
+    bar = _progress(cfg.progress, expected)
+    count = 0
+    for m in src.messages(wanted):
+        for frame in asm.feed(m):
+            _plan_one(planner, frame, rec, result, count in keep)
+            result.log_times_ns[frame.stamp_ns] = m.log_time_ns
+            count += 1
+            bar.update(1)
+            if cfg.max_frames and count >= cfg.max_frames:
+                bar.close()
+                return
+    bar.close()
+
+
+def _plan_one(planner, frame: FrameInputs, rec: OpenLoopRecorder, result: ReplayResult,
+              keep_image: bool) -> None:
+    t = time.perf_counter()
+    plan = planner(frame)
+    latency = time.perf_counter() - t
+    rec.add_plan(frame.stamp_ns, plan.waypoints, plan.command, latency)
+    if keep_image:
+        result.images[frame.stamp_ns] = (frame.images[0].copy(), frame.intrinsics[0],
+                                         frame.cam_to_ego[0])
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total or None, unit='frame', desc='replay', dynamic_ncols=True)
+
+
+def make_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
+                        seed: int = 0) -> Callable[[FrameInputs], PlanResult]:
+    """The inference engine as a planner callable (imports torch lazily)."""
+    from orion_lite_ros.eval.engine_planner import build_engine_planner
+    return build_engine_planner(checkpoint, preset, device, seed)
