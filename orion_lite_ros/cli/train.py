@@ -1,0 +1,48 @@
+"""orion-lite-train: distil / fine-tune the Orion-Lite student.
+
+    orion-lite-train --config config/train_mini.yaml out_dir=runs/mini lr=1e-4 loss.kl_weight=0
+    orion-lite-train --config config/train_mini.yaml out_dir=runs/mini --resume
+    torchrun --nproc_per_node 4 -m orion_lite_ros.cli.train --config config/train_paper.yaml
+
+`key=value` pairs override the config file by field name (`loss.<field>` for loss fields).
+"""
+import argparse
+import json
+import sys
+
+from orion_lite_ros.training.config import load_config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='orion-lite-train', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default=None, help='YAML file (config/train_*.yaml)')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from <out_dir>/checkpoints/last.pt when it exists')
+    parser.add_argument('--print-config', action='store_true',
+                        help='print the resolved config as JSON and exit')
+    parser.add_argument('overrides', nargs='*', metavar='field=value')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.overrides)
+    if args.print_config:
+        print(json.dumps(cfg.to_dict(), indent=2))
+        return 0
+    import torch.distributed as dist
+
+    from orion_lite_ros.training.build import run
+    try:
+        trainer = run(cfg, resume=args.resume)
+        if trainer.dist.is_main and trainer.val_history:
+            print(json.dumps(trainer.val_history[-1]))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

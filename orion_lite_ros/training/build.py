@@ -1,0 +1,98 @@
+"""Build datasets and the model from a `TrainConfig`, and run a whole training job."""
+from typing import Optional, Tuple
+
+import torch
+from torch.utils.data import Dataset
+
+from orion_lite_ros.training.config import TrainConfig
+from orion_lite_ros.training.episodes import EpisodeDataset
+from orion_lite_ros.training.official_npz import OfficialNpzDataset
+from orion_lite_ros.training.trainer import DistInfo, Trainer, init_distributed
+
+
+def build_dataset(cfg: TrainConfig, root: str) -> Dataset:
+    """The reader of `cfg.data_format`; for target=full, episodes come as model views."""
+    if cfg.data_format == 'official':
+        return OfficialNpzDataset(root, frame=cfg.official_frame,
+                                  with_teacher=cfg.loss.mimic_weight > 0)
+    if cfg.data_format == 'episodes':
+        enc = model_config(cfg).encoder
+        view_hw = (enc.img_h, enc.img_w) if cfg.target == 'full' else None
+        return EpisodeDataset(root, max_lanes=cfg.max_lanes, max_agents=cfg.max_agents,
+                              require_teacher=cfg.loss.mimic_weight > 0, view_hw=view_hw,
+                              preprocess=preprocess_config(cfg))
+    raise ValueError(f'unknown data_format {cfg.data_format!r} (official | episodes)')
+
+
+def preprocess_config(cfg: TrainConfig):
+    from orion_lite_ros.model.preprocess import PreprocessConfig
+    return PreprocessConfig(jpeg_reencode=cfg.jpeg_reencode, jpeg_quality=cfg.jpeg_quality,
+                            resize_scale=cfg.resize_scale, crop_h=cfg.crop_h, crop_w=cfg.crop_w)
+
+
+def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Optional[Dataset]]:
+    if cfg.target == 'full' and cfg.data_format != 'episodes':
+        raise ValueError('target=full trains on images: use data_format=episodes')
+    train = build_dataset(cfg, cfg.train_dir)
+    val = build_dataset(cfg, cfg.val_dir) if cfg.val_dir else None
+    return train, val
+
+
+def model_config(cfg: TrainConfig):
+    """OrionLiteConfig of `init_checkpoint` when given (our format), else the preset."""
+    from orion_lite_ros.model.config import OrionLiteConfig
+    if cfg.init_checkpoint and not cfg.init_checkpoint.endswith(('.pth', '.pt')):
+        from orion_lite_ros.model.checkpoint import read_config
+        return read_config(cfg.init_checkpoint)[1]
+    return OrionLiteConfig.preset(cfg.model_preset)
+
+
+def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Module]:
+    """(module to train, its OrionLiteConfig, module to export). Same seed on every rank (DDP
+    also broadcasts rank 0's weights). `init_checkpoint` (model/checkpoint.py format or the
+    official fused .pth) fine-tunes; a full OrionLite there with target=student trains its
+    `student_model` and exports the whole OrionLite (what the inference engine loads)."""
+    torch.manual_seed(cfg.seed)
+    if cfg.init_checkpoint:
+        from orion_lite_ros.model.checkpoint import load_checkpoint
+        model, mcfg = load_checkpoint(cfg.init_checkpoint)
+    else:
+        from orion_lite_ros.model.orion_lite import OrionLite
+        from orion_lite_ros.model.student import StudentPlanner
+        mcfg = model_config(cfg)
+        model = StudentPlanner(mcfg) if cfg.target == 'student' else OrionLite(mcfg)
+    export = model
+    if cfg.target == 'student' and not _is_student(model):
+        model = model.student_model
+    if cfg.target == 'full' and cfg.freeze_perception:
+        freeze_perception(model)
+    return model, mcfg, export
+
+
+def _is_student(model) -> bool:
+    from orion_lite_ros.model.student import StudentPlanner
+    return isinstance(model, StudentPlanner)
+
+
+def freeze_perception(model: torch.nn.Module) -> int:
+    """Freeze everything but the student planner (as in the paper); returns #frozen tensors."""
+    frozen = 0
+    for name, param in model.named_parameters():
+        if not name.startswith('student_model.'):
+            param.requires_grad_(False)
+            frozen += 1
+    return frozen
+
+
+def run(cfg: TrainConfig, resume: bool = False, dist_info: Optional[DistInfo] = None):
+    """Train with `cfg` (one process or one torchrun rank); returns the Trainer."""
+    dist_info = dist_info or init_distributed()
+    train, val = build_datasets(cfg)
+    model, mcfg, export = build_model(cfg)
+    trainer = Trainer(cfg, model, train, val, model_cfg=mcfg, dist_info=dist_info,
+                      export_module=export)
+    try:
+        trainer.fit(resume=resume)
+    finally:
+        trainer.close()
+    return trainer

@@ -1,0 +1,196 @@
+"""Trainer mechanics: learning, exact resume, atomic checkpoints, schedules, config."""
+from dataclasses import replace
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from orion_lite_ros.model.config import OrionLiteConfig
+from orion_lite_ros.model.student import StudentPlanner
+from orion_lite_ros.training import trainer as trainer_mod
+from orion_lite_ros.training.config import LossConfig, TrainConfig, apply_overrides, load_config
+from orion_lite_ros.training.official_npz import OfficialNpzDataset, write_synthetic_official
+from orion_lite_ros.training.trainer import CKPT_NAME, Trainer, lr_factor
+
+MODEL_CFG = OrionLiteConfig.mini()
+
+
+@pytest.fixture(scope='module')
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp('official')
+    dims = dict(n_tokens=MODEL_CFG.num_tokens, d_token=MODEL_CFG.token_dim, n_lanes=4,
+                n_agents=4)
+    write_synthetic_official(root / 'train', 32, seed=0, **dims)
+    write_synthetic_official(root / 'val', 8, seed=1, **dims)
+    return OfficialNpzDataset(root / 'train'), OfficialNpzDataset(root / 'val')
+
+
+def _cfg(tmp_path, **kw):
+    base = TrainConfig(out_dir=str(tmp_path), batch_size=8, epochs=3, lr=1e-3,
+                       ckpt_every_steps=3, log_every_steps=1, progress_bar=False, seed=7)
+    return replace(base, **kw)
+
+
+def _trainer(cfg, data, val=True, cls=Trainer):
+    torch.manual_seed(cfg.seed)
+    return cls(cfg, StudentPlanner(MODEL_CFG), data[0], data[1] if val else None,
+               model_cfg=MODEL_CFG)
+
+
+def test_lr_schedules():
+    cfg = TrainConfig(warmup_steps=10, schedule='cosine', min_lr_ratio=0.1)
+    assert lr_factor(0, cfg, 110, 10) == pytest.approx(0.1)
+    assert lr_factor(10, cfg, 110, 10) == pytest.approx(1.0)
+    assert lr_factor(60, cfg, 110, 10) == pytest.approx(0.55)
+    assert lr_factor(110, cfg, 110, 10) == pytest.approx(0.1)
+    step = TrainConfig(schedule='step', step_every_epochs=2, step_gamma=0.5)
+    assert [lr_factor(s, step, 100, 10) for s in (0, 19, 20, 45)] == [1.0, 1.0, 0.5, 0.25]
+
+
+def test_config_yaml_and_overrides(tmp_path):
+    path = tmp_path / 'c.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    lr: 1.0e-4\n    loss:\n      kl_weight: 0.5\n')
+    cfg = load_config(str(path), ['batch_size=4', 'loss.mimic_weight=0', 'betas=[0.8, 0.9]',
+                                  'precision=fp32', 'progress_bar=false'])
+    assert cfg.lr == 1e-4 and cfg.batch_size == 4 and cfg.betas == (0.8, 0.9)
+    assert cfg.loss == LossConfig(kl_weight=0.5, mimic_weight=0.0) and cfg.progress_bar is False
+    with pytest.raises(ValueError, match='unknown field'):
+        apply_overrides(cfg, ['learning_rate=1'])
+    with pytest.raises(ValueError, match='integer'):
+        apply_overrides(cfg, ['batch_size=2.5'])
+
+
+def test_loss_decreases_and_validation_metrics(tmp_path, synthetic):
+    cfg = _cfg(tmp_path, epochs=6, schedule='constant')
+    t = _trainer(cfg, synthetic)
+    hist = t.fit()
+    assert len(hist) == 6 * 4 and t.step == 24
+    first = sum(r['total'] for r in hist[:4]) / 4
+    last = sum(r['total'] for r in hist[-4:]) / 4
+    assert last < 0.5 * first, (first, last)
+    val = t.val_history
+    assert len(val) == 6 and val[-1]['l2_avg_2s'] < val[0]['l2_avg_2s']
+    assert {'l2_1s', 'l2_2s', 'l2_3s', 'waypoint', 'mimic', 'kl', 'total'} <= set(val[-1])
+    lines = [json.loads(x) for x in (tmp_path / 'train_log.jsonl').read_text().splitlines()]
+    assert {x['kind'] for x in lines} >= {'train', 'val'}
+    assert list((tmp_path / 'tb').glob('events.out.tfevents.*'))
+    t.close()
+
+
+class _KilledAt(Trainer):
+    """Dies (like a SIGKILL would) right after optimizer step `kill_step`."""
+
+    kill_step = 5
+
+    def _after_step(self, record, bar):
+        super()._after_step(record, bar)
+        if self.step == self.kill_step:
+            raise KeyboardInterrupt('killed')
+
+
+def test_resume_reproduces_uninterrupted_curve(tmp_path, synthetic):
+    full = _trainer(_cfg(tmp_path / 'a', epochs=2), synthetic).fit()
+    cfg = _cfg(tmp_path / 'b', epochs=2, ckpt_every_steps=2)
+    killed = _trainer(cfg, synthetic, cls=_KilledAt)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    assert [r['total'] for r in killed.history] == [r['total'] for r in full[:5]]
+    resumed = _trainer(cfg, synthetic)
+    resumed.fit(resume=True)
+    assert resumed.history[0]['step'] == 5            # lost only step 5 (checkpoint at 4)
+    a = [r['total'] for r in full[4:]]
+    b = [r['total'] for r in resumed.history]
+    assert len(a) == len(b) == 4
+    assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-6, (a, b)
+    assert resumed.val_history[-1]['l2_avg_2s'] == pytest.approx(
+        _last_val(tmp_path / 'a')['l2_avg_2s'], abs=1e-6)
+
+
+def _last_val(out_dir):
+    lines = [json.loads(x) for x in (out_dir / 'train_log.jsonl').read_text().splitlines()]
+    return [x for x in lines if x['kind'] == 'val'][-1]
+
+
+def test_atomic_checkpoint_survives_crash_mid_write(tmp_path, synthetic, monkeypatch):
+    t = _trainer(_cfg(tmp_path, max_steps=3), synthetic, val=False)
+    t.fit()
+    path = tmp_path / 'checkpoints' / CKPT_NAME
+    good = path.read_bytes()
+
+    def dying_save(obj, handle):
+        handle.write(b'partial checkpoint bytes')
+        raise KeyboardInterrupt('killed mid-write')
+
+    monkeypatch.setattr(trainer_mod.torch, 'save', dying_save)
+    t.train_step(next(iter(torch.utils.data.DataLoader(synthetic[0], batch_size=8))))
+    with pytest.raises(KeyboardInterrupt):
+        t.save()
+    monkeypatch.undo()
+    assert path.read_bytes() == good
+    assert [p.name for p in path.parent.iterdir()] == [CKPT_NAME]
+    fresh = _trainer(_cfg(tmp_path), synthetic, val=False)
+    assert fresh.load(path) and fresh.step == 3
+
+
+def _episodes(root, n=8):
+    from orion_lite_ros.layout import Command
+    from orion_lite_ros.training.episodes import EpisodeWriter
+    from orion_lite_ros.types import EgoState, FrameInputs
+    rng = np.random.default_rng(0)
+    K = np.array([[60.0, 0.0, 80.0], [0.0, 60.0, 45.0], [0.0, 0.0, 1.0]])
+    writer = EpisodeWriter(root, 'ep0')
+    for i in range(n):
+        ego = EgoState(stamp_ns=i * 500_000_000, x_m=2.5 * i, y_m=0.0, z_m=0.0, yaw_rad=0.0,
+                       vx_mps=5.0)
+        frame = FrameInputs(ego.stamp_ns, rng.integers(0, 255, (6, 90, 160, 3), np.uint8),
+                            np.tile(K, (6, 1, 1)), np.tile(np.eye(4), (6, 1, 1)), ego,
+                            int(Command.LANE_FOLLOW), np.array([10.0, 0.0]))
+        writer.add_frame(frame, lane_points=np.array([[[0.0, 1.5], [30.0, 1.5]]]),
+                         agent_xy=np.array([[6.0, 2.0]]))
+    writer.close()
+
+
+def test_full_model_end_to_end_from_episodes(tmp_path):
+    from orion_lite_ros.training.build import build_datasets, build_model
+    _episodes(tmp_path / 'eps')
+    cfg = _cfg(tmp_path / 'run', data_format='episodes', target='full',
+               train_dir=str(tmp_path / 'eps'), batch_size=2, epochs=1, max_steps=2,
+               loss=LossConfig(mimic_weight=0.0))
+    train, _ = build_datasets(cfg)
+    model, mcfg, _ = build_model(cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    t = Trainer(cfg, model, train, None, model_cfg=mcfg)
+    hist = t.fit()
+    assert len(hist) == 2 and all(np.isfinite(r['total']) for r in hist)
+    assert {'waypoint', 'map_bound', 'collision', 'kl'} <= set(hist[0])
+    after = model.state_dict()
+    changed = {k.split('.')[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {'student_model'}                      # perception frozen
+
+
+def test_export_loads_in_inference_engine(tmp_path, synthetic):
+    from orion_lite_ros.model.checkpoint import load_checkpoint, save_checkpoint
+    from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
+    from orion_lite_ros.model.orion_lite import OrionLite
+    from orion_lite_ros.training.build import build_model
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / 'init', OrionLite(MODEL_CFG), MODEL_CFG)
+    cfg = _cfg(tmp_path / 'run', epochs=1, init_checkpoint=str(tmp_path / 'init'))
+    student, mcfg, full = build_model(cfg)
+    assert full.student_model is student
+    t = Trainer(cfg, student, synthetic[0], None, model_cfg=mcfg, export_module=full)
+    t.fit()
+    export = tmp_path / 'run' / 'export'
+    engine = InferenceEngine(EngineConfig(checkpoint=str(export), device='cpu'))
+    trained = student.state_dict()
+    loaded = engine.model.student_model.state_dict()
+    assert all(torch.equal(trained[k].cpu(), loaded[k]) for k in trained)
+    plan = engine.plan(synthetic_frame(mcfg, src_hw=(90, 160)))
+    assert plan.waypoints.shape == (6, 2) and np.isfinite(plan.waypoints).all()
+    # a student-only run exports a StudentPlanner checkpoint
+    only = _cfg(tmp_path / 'student', epochs=1)
+    s = _trainer(only, synthetic, val=False)
+    s.fit()
+    model, _ = load_checkpoint(tmp_path / 'student' / 'export')
+    assert type(model).__name__ == 'StudentPlanner'
