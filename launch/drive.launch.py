@@ -8,11 +8,11 @@ controller.yaml), profile (sim|carla|autoware or a YAML path: config/profiles/<p
 remappings and parameters), use_sim_time, use_dds_profile (loopback discovery + the shipped
 Fast DDS shared-memory profile). Without `launch`, `orion-lite-drive` does the same.
 """
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from launch import LaunchDescription
 from orion_lite_ros.cli.drive import drive_specs
 from orion_lite_ros.ros.dds import dds_environment
 

@@ -87,9 +87,8 @@ def test_drive_fallback_starts_the_controller_as_a_process(ros_context):
 
 @pytest.mark.skipif(not HAVE_LAUNCH, reason='launch / launch_ros not installed (no ROS distro)')
 def test_launch_description_builds_nodes():
-    from launch.actions import OpaqueFunction
-
     from launch import LaunchContext
+    from launch.actions import OpaqueFunction
     spec = importlib.util.spec_from_file_location('drive_launch', ROOT / 'launch' /
                                                   'drive.launch.py')
     module = importlib.util.module_from_spec(spec)
