@@ -1,0 +1,229 @@
+"""Inference engine: one loaded model, per-stream temporal state, `plan(frame) -> PlanResult`.
+
+    engine = InferenceEngine(EngineConfig(model_preset='mini'))
+    result = engine.plan(frame)                  # frame: types.FrameInputs
+    engine.reset()                               # new route: clear the stream's memory
+"""
+from dataclasses import dataclass
+import logging
+import math
+import time
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from orion_lite_ros import layout
+from orion_lite_ros.model.can_bus import can_bus_from_ego
+from orion_lite_ros.model.checkpoint import load_checkpoint
+from orion_lite_ros.model.config import OrionLiteConfig
+from orion_lite_ros.model.orion_lite import OrionLite
+from orion_lite_ros.model.preprocess import PreprocessConfig, preprocess_views
+from orion_lite_ros.types import FrameInputs, PlanResult
+
+LOG = logging.getLogger(__name__)
+DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model_preset: str = 'mini'          # OrionLiteConfig preset when no checkpoint is given
+    model_config: str = ''              # JSON file of OrionLiteConfig.to_dict() (optional)
+    checkpoint: str = ''                # our checkpoint dir / .safetensors, or official .pth
+    device: str = 'auto'                # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
+    precision: str = 'fp32'             # 'fp32' | 'fp16' | 'bf16'
+    compile: bool = False               # torch.compile the encoder and the student
+    cuda_graphs: bool = False           # CUDA graphs via torch.compile(mode='reduce-overhead')
+    vae_mode: str = 'mean'              # 'mean' (zero noise) | 'sample' (seeded generator)
+    seed: int = 0                       # 'sample' mode generator and random-init seed
+    jpeg_reencode: bool = True          # as ORION's training data (quality 20)
+    jpeg_quality: int = 20
+    resize_scale: float = 0.0           # 0: source width -> crop_w (0.4 for 1600 px)
+    crop_h: int = 320
+    crop_w: int = 640
+    warmup_iters: int = 2
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(name)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device {name!r} requested but CUDA is not available')
+    return device
+
+
+def build_model(cfg: EngineConfig):
+    """-> (OrionLite, OrionLiteConfig): from the checkpoint, else random init (warned)."""
+    if cfg.checkpoint:
+        model, model_cfg = load_checkpoint(cfg.checkpoint)
+        if not isinstance(model, OrionLite):
+            raise ValueError(f'{cfg.checkpoint} holds a {type(model).__name__}, not OrionLite')
+        return model, model_cfg
+    if cfg.model_config:
+        import json
+        with open(cfg.model_config) as f:
+            model_cfg = OrionLiteConfig.from_dict(json.load(f))
+    else:
+        model_cfg = OrionLiteConfig.preset(cfg.model_preset)
+    LOG.warning('!!! NO CHECKPOINT: Orion-Lite %r runs with RANDOM WEIGHTS; its waypoints '
+                'are meaningless. Set EngineConfig.checkpoint. !!!', model_cfg.name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)                 # reproducible random init
+        return OrionLite(model_cfg), model_cfg
+
+
+class InferenceEngine:
+    """Holds the model on its device; temporal memory per stream name."""
+
+    def __init__(self, cfg: EngineConfig = EngineConfig()):
+        if cfg.precision not in DTYPES:
+            raise ValueError(f'precision must be one of {sorted(DTYPES)}, got {cfg.precision!r}')
+        if cfg.vae_mode not in ('mean', 'sample'):
+            raise ValueError(f"vae_mode must be 'mean' or 'sample', got {cfg.vae_mode!r}")
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.dtype = DTYPES[cfg.precision]
+        model, self.model_cfg = build_model(cfg)
+        self.model = model.to(self.device, self.dtype).eval()
+        self.preprocess_cfg = PreprocessConfig(cfg.jpeg_reencode, cfg.jpeg_quality,
+                                               cfg.resize_scale, cfg.crop_h, cfg.crop_w)
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self._streams: Dict[str, Optional[dict]] = {}
+        self._maybe_compile()
+        self.warmup(cfg.warmup_iters)
+
+    @property
+    def view_hw(self):
+        return self.model_cfg.encoder.img_h, self.model_cfg.encoder.img_w
+
+    def _maybe_compile(self) -> None:
+        if not (self.cfg.compile or self.cfg.cuda_graphs):
+            return
+        mode = None
+        if self.cfg.cuda_graphs:
+            if self.device.type != 'cuda':
+                LOG.warning('cuda_graphs needs a CUDA device; ignored on %s', self.device)
+            else:
+                mode = 'reduce-overhead'
+        self.model.img_backbone.compile(mode=mode)
+        self.model.student_model.compile(mode=mode)
+
+    def warmup(self, iters: int) -> None:
+        """Run `iters` synthetic frames on a private stream (kernels, allocator, compile)."""
+        if iters <= 0:
+            return
+        frame = synthetic_frame(self.model_cfg, stamp_ns=0)
+        for i in range(iters):
+            self.plan(frame.__class__(**{**frame.__dict__, 'stamp_ns': i * 100_000_000}),
+                      stream='__warmup__')
+        self.reset('__warmup__')
+
+    def reset(self, stream: Optional[str] = 'default') -> None:
+        """Clear a stream's temporal memory (all streams when stream is None)."""
+        if stream is None:
+            self._streams.clear()
+        else:
+            self._streams.pop(stream, None)
+
+    def plan(self, frame: FrameInputs, stream: str = 'default') -> PlanResult:
+        t0 = time.perf_counter()
+        validate_frame(frame, self.model_cfg.encoder.num_cams)
+        inputs = self._to_tensors(frame)
+        t1 = self._sync_time()
+        out = self._run(inputs, stream)
+        waypoints = out['waypoints'][0].float().cpu().numpy()
+        t2 = time.perf_counter()
+        return PlanResult(
+            stamp_ns=frame.stamp_ns, waypoints=waypoints,
+            all_modes=out['all_modes'][0].float().cpu().numpy(), command=int(frame.command),
+            planning_token=out['planning_token'][0].float().cpu().numpy(),
+            timing_s={'preprocess': t1 - t0, 'model': t2 - t1, 'total': t2 - t0})
+
+    def _sync_time(self) -> float:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _run(self, inputs: Dict[str, torch.Tensor], stream: str) -> Dict[str, torch.Tensor]:
+        noise = 'mean' if self.cfg.vae_mode == 'mean' else self.generator
+        self.model.set_memory(self._streams.get(stream))
+        try:
+            with torch.inference_mode():
+                out = self.model(**inputs, noise=noise)
+            self._streams[stream] = self.model.get_memory()
+        finally:
+            self.model.set_memory(None)
+        return out
+
+    def _to_tensors(self, frame: FrameInputs) -> Dict[str, torch.Tensor]:
+        views, K = preprocess_views(frame.images, np.asarray(frame.intrinsics, np.float64),
+                                    self.view_hw, self.preprocess_cfg)
+        dev = self.device
+
+        def t(a, dtype=torch.float32):
+            return torch.as_tensor(np.asarray(a), dtype=dtype).unsqueeze(0).to(dev)
+        return {
+            'images': t(views, torch.uint8),
+            'intrinsics': t(K),
+            'cam_to_ego': t(np.asarray(frame.cam_to_ego, np.float32)),
+            'can_bus': t(can_bus_from_ego(frame.ego)),
+            'command': t(int(frame.command), torch.long).reshape(1),
+            'timestamp_s': t(frame.stamp_ns * 1e-9, torch.float64).reshape(1),
+        }
+
+
+def validate_frame(frame: FrameInputs, num_cams: int = layout.NUM_CAMERAS) -> None:
+    """Raise ValueError with a clear message for inputs the model cannot take."""
+    img = np.asarray(frame.images)
+    if img.ndim != 4 or img.shape[-1] != 3:
+        raise ValueError(f'images must be (N_cam, H, W, 3) RGB, got shape {img.shape}')
+    if img.shape[0] != num_cams:
+        raise ValueError(f'expected {num_cams} camera views ({", ".join(layout.CAMERA_NAMES)}'
+                         f'), got {img.shape[0]}')
+    if img.dtype != np.uint8:
+        raise ValueError(f'images must be uint8, got {img.dtype}')
+    for name, arr, shape in (('intrinsics', frame.intrinsics, (num_cams, 3, 3)),
+                             ('cam_to_ego', frame.cam_to_ego, (num_cams, 4, 4))):
+        arr = np.asarray(arr)
+        if arr.shape != shape:
+            raise ValueError(f'{name} must have shape {shape}, got {arr.shape}')
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f'{name} contains NaN or inf')
+    bad = [k for k, v in frame.ego.__dict__.items()
+           if k != 'stamp_ns' and not math.isfinite(float(v))]
+    if bad:
+        raise ValueError(f'ego state has non-finite values in {bad}')
+    if not 0 <= int(frame.command) < layout.NUM_COMMANDS:
+        raise ValueError(f'command must be in 0..{layout.NUM_COMMANDS - 1} (layout.Command), '
+                         f'got {frame.command}')
+
+
+def synthetic_frame(cfg: OrionLiteConfig, stamp_ns: int = 0, src_hw=(900, 1600),
+                    seed: int = 0) -> FrameInputs:
+    """A plausible random frame (Bench2Drive-like rig) for warm-up, tests and benchmarks."""
+    from orion_lite_ros.types import EgoState
+    rng = np.random.default_rng(seed)
+    n = cfg.encoder.num_cams
+    H, W = src_hw
+    f = W / (2 * math.tan(math.radians(35)))
+    K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1]], dtype=np.float64)
+    yaws = np.radians([0, -55, 55, 180, 110, -110])[:n]
+    cam_to_ego = np.stack([_optical_to_ego(y, 1.6) for y in yaws])
+    ego = EgoState(stamp_ns=stamp_ns, x_m=0.0, y_m=0.0, z_m=0.0, yaw_rad=0.0, vx_mps=5.0)
+    return FrameInputs(stamp_ns=stamp_ns,
+                       images=rng.integers(0, 256, (n, H, W, 3), dtype=np.uint8),
+                       intrinsics=np.repeat(K[None], n, 0), cam_to_ego=cam_to_ego, ego=ego,
+                       command=int(layout.Command.LANE_FOLLOW),
+                       target_point=np.array([10.0, 0.0]))
+
+
+def _optical_to_ego(yaw: float, z: float) -> np.ndarray:
+    """Camera optical frame (x right, y down, z forward) -> ego (REP-103), camera yawed."""
+    optical = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    rz = np.array([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0],
+                   [0, 0, 1]])
+    T = np.eye(4)
+    T[:3, :3] = rz @ optical
+    T[:3, 3] = (0.0, 0.0, z)
+    return T

@@ -1,0 +1,161 @@
+"""Student planning decoder + ORION's VAE planner (`StudentPlanner`).
+
+Parameter names equal the official `student_model.*` keys (OrionMimicModel), so the fused
+checkpoint loads without renaming.
+
+VAE noise (`noise` argument of `forward`):
+  None          sample with torch's global RNG (what the official model does at inference)
+  'mean'        zero noise: the mean of the latent distribution (deterministic)
+  torch.Generator  sample with this generator (reproducible)
+  Tensor (B, 1, latent)  this noise
+"""
+from typing import Dict, Optional, Union
+
+import torch
+from torch import nn
+
+from orion_lite_ros.model.config import OrionLiteConfig
+
+Noise = Union[None, str, torch.Generator, torch.Tensor]
+
+
+class DistributionEncoder(nn.Module):
+    """1x1 convolutions C -> 2C -> 2C -> C/2."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(in_channels, in_channels * 2, kernel_size=1)
+        self.conv2 = nn.Conv1d(in_channels * 2, in_channels * 2, kernel_size=1)
+        self.conv3 = nn.Conv1d(in_channels * 2, out_channels, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv1(x))
+        return self.conv3(torch.relu(self.conv2(x)))
+
+
+class DistributionModule(nn.Module):
+    """Diagonal Gaussian over the latent: (B, T, C) -> mu, log_sigma (B, T, latent)."""
+
+    def __init__(self, in_channels: int, latent_dim: int, min_log_sigma: float,
+                 max_log_sigma: float):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.log_sigma_range = (min_log_sigma, max_log_sigma)
+        self.encoder = DistributionEncoder(in_channels, in_channels // 2)
+        self.last_conv = nn.Sequential(nn.AdaptiveAvgPool1d(1),
+                                       nn.Conv1d(in_channels // 2, 2 * latent_dim, 1))
+
+    def forward(self, x: torch.Tensor):
+        out = self.last_conv(self.encoder(x.transpose(1, 2))).transpose(1, 2)   # (B, 1, 2L)
+        mu, log_sigma = out.split(self.latent_dim, dim=-1)
+        return mu, log_sigma.clamp(*self.log_sigma_range)
+
+
+class PredictModel(nn.Module):
+    """GRU over the future steps from the planning token, then an MLP back to token width."""
+
+    def __init__(self, latent_dim: int, out_dim: int, hidden: int, num_layers: int):
+        super().__init__()
+        self.gru = nn.GRU(input_size=latent_dim, hidden_size=hidden, num_layers=num_layers)
+        self.linear1 = nn.Linear(hidden, hidden * 2)
+        self.linear2 = nn.Linear(hidden * 2, hidden * 4)
+        self.linear3 = nn.Linear(hidden * 4, out_dim)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """x (T, B, latent), h (layers, B, hidden) -> (T, B, out_dim)."""
+        x, _ = self.gru(x, h)
+        x = torch.relu(self.linear1(x))
+        return self.linear3(torch.relu(self.linear2(x)))
+
+
+def _make_noise(noise: Noise, like: torch.Tensor) -> torch.Tensor:
+    if noise is None:
+        return torch.randn_like(like)
+    if isinstance(noise, str):
+        if noise != 'mean':
+            raise ValueError(f"noise must be None, 'mean', a Generator or a tensor; got {noise!r}")
+        return torch.zeros_like(like)
+    if isinstance(noise, torch.Generator):
+        return torch.randn(like.shape, generator=noise, device=noise.device,
+                           dtype=like.dtype).to(like.device)
+    return noise.to(like.device, like.dtype).expand_as(like)
+
+
+class StudentPlanner(nn.Module):
+    """tokens (B, N_tok, D_tok) + command (B,) -> planning token and 6 x 6 waypoints."""
+
+    def __init__(self, cfg: OrionLiteConfig):
+        super().__init__()
+        s, p, d = cfg.student, cfg.planner, cfg.token_dim
+        self.cfg = cfg
+        self.input_proj = nn.Linear(d, s.hidden_dim)
+        self.norm_input = nn.LayerNorm(s.hidden_dim)
+        self.planning_query = nn.Parameter(torch.randn(1, 1, s.hidden_dim))
+        layer = nn.TransformerDecoderLayer(
+            d_model=s.hidden_dim, nhead=s.num_heads, dim_feedforward=s.ffn_dim,
+            dropout=s.dropout, activation='gelu', batch_first=True, norm_first=True)
+        self.transformer_decoder = nn.TransformerDecoder(layer, num_layers=s.num_layers)
+        self.output_proj = nn.Linear(s.hidden_dim, d)
+        self.norm_output = nn.LayerNorm(d)
+        for param in self.parameters():
+            if param.dim() > 1:
+                nn.init.xavier_uniform_(param)
+        fut = p.num_waypoints * 2
+        self.present_distribution = DistributionModule(d, p.latent_dim, p.min_log_sigma,
+                                                       p.max_log_sigma)
+        self.future_distribution = DistributionModule(d + fut, p.latent_dim, p.min_log_sigma,
+                                                      p.max_log_sigma)
+        self.predict_model = PredictModel(p.latent_dim, d, d // p.gru_layers, p.gru_layers)
+        self.ego_fut_decoder = nn.Sequential(
+            nn.Linear(2 * d, 2 * d), nn.ReLU(), nn.Linear(2 * d, 2 * d), nn.ReLU(),
+            nn.Linear(2 * d, p.num_modes * 2))
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, N_tok, D_tok) -> planning token (B, D_tok)."""
+        memory = self.norm_input(self.input_proj(tokens))
+        query = self.planning_query.expand(tokens.shape[0], -1, -1)
+        return self.norm_output(self.output_proj(self.transformer_decoder(query, memory)))[:, 0]
+
+    def forward(self, tokens: torch.Tensor, command: torch.Tensor, noise: Noise = None,
+                gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """gt_future (B, T, 2) cumulative ego-frame positions (training: future latent)."""
+        planning_token = self.decode(tokens)                              # (B, D_tok)
+        out = self.plan(planning_token, noise, gt_future)
+        out['planning_token'] = planning_token
+        idx = command.long().clamp(0, self.cfg.planner.num_modes - 1)
+        out['waypoints'] = out['all_modes'][torch.arange(idx.shape[0]), idx]   # (B, T, 2)
+        return out
+
+    def plan(self, planning_token: torch.Tensor, noise: Noise = None,
+             gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """VAE planner: planning token (B, D) -> all_modes (B, M, T, 2) cumulative."""
+        present = planning_token[:, None].float()                         # (B, 1, D)
+        out = {}
+        mu, log_sigma = self.present_distribution(present.to(self._dtype()))
+        out['present_mu'], out['present_log_sigma'] = mu, log_sigma
+        if gt_future is not None:
+            steps = torch.diff(gt_future.float(), dim=1, prepend=gt_future[:, :1] * 0)
+            fut_in = torch.cat([present, steps.flatten(1)[:, None]], dim=-1)  # (B, 1, D + 2T)
+            f_mu, f_log_sigma = self.future_distribution(fut_in.to(self._dtype()))
+            out['future_mu'], out['future_log_sigma'] = f_mu, f_log_sigma
+            if self.training:
+                mu, log_sigma = f_mu, f_log_sigma
+        latent = mu + log_sigma.exp() * _make_noise(noise, mu)           # (B, 1, latent)
+        out['all_modes'] = torch.cumsum(self._decode_steps(planning_token, latent), dim=2)
+        return out
+
+    def _decode_steps(self, planning_token: torch.Tensor, latent: torch.Tensor):
+        """GRU future states + MLP -> step offsets (B, M, T, 2)."""
+        p = self.cfg.planner
+        B, D = planning_token.shape
+        x = latent.transpose(0, 1).expand(p.num_waypoints, B, -1)            # (T, B, latent)
+        # Per-item GRU state: token split into `gru_layers` chunks (equal to the official
+        # reshape for B = 1, which mixes batch items for B > 1).
+        h = planning_token.reshape(B, p.gru_layers, D // p.gru_layers).transpose(0, 1)
+        future = self.predict_model(x.to(h.dtype), h.contiguous())           # (T, B, D)
+        states = torch.cat([planning_token.expand(p.num_waypoints, B, D), future], dim=-1)
+        steps = self.ego_fut_decoder(states).view(p.num_waypoints, B, p.num_modes, 2)
+        return steps.permute(1, 2, 0, 3)
+
+    def _dtype(self) -> torch.dtype:
+        return self.input_proj.weight.dtype

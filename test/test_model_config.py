@@ -1,0 +1,30 @@
+"""Config presets and JSON round trip."""
+import json
+
+import pytest
+
+from orion_lite_ros.model import OrionLiteConfig
+
+
+@pytest.mark.parametrize('name', ['mini', 'orion_lite'])
+def test_round_trip_json(name):
+    cfg = OrionLiteConfig.preset(name)
+    again = OrionLiteConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+
+
+def test_paper_values():
+    cfg = OrionLiteConfig.orion_lite()
+    assert (cfg.encoder.img_h, cfg.encoder.img_w, cfg.encoder.embed_dim) == (640, 640, 1024)
+    assert cfg.encoder.global_blocks == tuple(range(2, 24, 3))
+    assert cfg.qtformer.num_det_queries == 600 and cfg.qtformer.num_lane_queries == 1800
+    assert cfg.student.hidden_dim == 1024 and cfg.num_tokens == 513
+
+
+def test_unknown_fields_and_presets_rejected():
+    data = OrionLiteConfig.mini().to_dict()
+    data['student']['bogus'] = 1
+    with pytest.raises(ValueError, match='bogus'):
+        OrionLiteConfig.from_dict(data)
+    with pytest.raises(ValueError, match='preset'):
+        OrionLiteConfig.preset('huge')

@@ -1,0 +1,124 @@
+"""Inference engine (mini, CPU), preprocessing geometry and CAN-bus encoding."""
+import math
+
+import numpy as np
+import pytest
+
+from orion_lite_ros import layout
+from orion_lite_ros.model.can_bus import can_bus_from_ego
+from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
+from orion_lite_ros.model.preprocess import PreprocessConfig, crop_box, preprocess_views
+from orion_lite_ros.types import EgoState, PlanResult
+
+
+@pytest.fixture(scope='module')
+def engine():
+    return InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=1,
+                                        jpeg_reencode=False))
+
+
+def _frame(engine, stamp_ns=0, **changes):
+    frame = synthetic_frame(engine.model_cfg, stamp_ns=stamp_ns, src_hw=(180, 320))
+    return frame.__class__(**{**frame.__dict__, **changes})
+
+
+def test_random_init_warns_loudly(caplog):
+    with caplog.at_level('WARNING'):
+        InferenceEngine(EngineConfig(warmup_iters=0, device='cpu'))
+    assert 'RANDOM WEIGHTS' in caplog.text
+
+
+def test_plan_result(engine):
+    engine.reset()
+    result = engine.plan(_frame(engine))
+    assert isinstance(result, PlanResult)
+    assert result.waypoints.shape == (layout.NUM_WAYPOINTS, 2)
+    assert result.all_modes.shape == (layout.NUM_COMMANDS, layout.NUM_WAYPOINTS, 2)
+    assert result.planning_token.shape == (engine.model_cfg.token_dim,)
+    assert np.array_equal(result.waypoints, result.all_modes[layout.Command.LANE_FOLLOW])
+    assert set(result.timing_s) == {'preprocess', 'model', 'total'}
+    assert result.timing_s['total'] >= result.timing_s['model'] > 0
+
+
+def test_streams_are_independent_and_reset(engine):
+    engine.reset(None)
+    f0, f1 = _frame(engine, 0), _frame(engine, 100_000_000)
+    a0 = engine.plan(f0, stream='a').planning_token
+    a1 = engine.plan(f1, stream='a').planning_token
+    b0 = engine.plan(f0, stream='b').planning_token      # fresh stream = fresh memory
+    assert np.array_equal(a0, b0)
+    assert not np.allclose(a0, a1)
+    engine.reset('a')
+    assert np.array_equal(engine.plan(f0, stream='a').planning_token, a0)
+
+
+@pytest.mark.parametrize('changes, match', [
+    (lambda f: {'images': f.images[:5]}, 'expected 6 camera views'),
+    (lambda f: {'images': f.images[..., 0]}, r'\(N_cam, H, W, 3\)'),
+    (lambda f: {'images': f.images.astype(np.float32)}, 'uint8'),
+    (lambda f: {'intrinsics': f.intrinsics[:, :2]}, 'intrinsics must have shape'),
+    (lambda f: {'cam_to_ego': np.full((6, 4, 4), np.nan)}, 'cam_to_ego contains NaN'),
+    (lambda f: {'ego': EgoState(0, 0.0, float('nan'), 0.0, 0.0, 1.0)}, r"\['y_m'\]"),
+    (lambda f: {'command': 9}, 'command'),
+])
+def test_invalid_inputs(engine, changes, match):
+    frame = _frame(engine)
+    with pytest.raises(ValueError, match=match):
+        engine.plan(frame.__class__(**{**frame.__dict__, **changes(frame)}))
+
+
+def test_sample_mode_seeded():
+    def run():
+        eng = InferenceEngine(EngineConfig(vae_mode='sample', seed=4, warmup_iters=0,
+                                           device='cpu', jpeg_reencode=False))
+        frame = _frame(eng)
+        return eng.plan(frame).waypoints, eng.plan(frame, stream='x').waypoints
+    (a1, a2), (b1, b2) = run(), run()
+    assert np.array_equal(a1, b1) and np.array_equal(a2, b2)
+    assert not np.array_equal(a1, a2)        # fresh noise per call
+
+
+def test_bad_engine_config():
+    with pytest.raises(ValueError, match='precision'):
+        InferenceEngine(EngineConfig(precision='int8', warmup_iters=0))
+    with pytest.raises(ValueError, match='vae_mode'):
+        InferenceEngine(EngineConfig(vae_mode='median', warmup_iters=0))
+
+
+def test_orion_crop_geometry():
+    """1600x900 -> x0.4 = 640x360 -> bottom crop 320x640: source box y 100..900."""
+    box = crop_box((900, 1600), PreprocessConfig(resize_scale=0.4))
+    assert np.allclose(box, (0.0, 100.0, 1600.0, 900.0))
+
+
+def test_intrinsics_follow_the_crop():
+    """A source pixel lands where the updated intrinsics project its ray."""
+    img = np.zeros((1, 900, 1600, 3), dtype=np.uint8)
+    img[0, 500:510, 800:810] = 255                           # bright patch around (805, 505)
+    K = np.array([[[1000.0, 0, 800], [0, 1000.0, 450], [0, 0, 1]]])
+    views, K2 = preprocess_views(img, K, (128, 256), PreprocessConfig(jpeg_reencode=False))
+    ray = np.linalg.inv(K[0]) @ np.array([805.0, 505.0, 1.0])
+    u, v, w = K2[0] @ ray
+    peak = np.unravel_index(views[0, 0].argmax(), views[0, 0].shape)
+    assert abs(u / w - peak[1]) <= 1.5 and abs(v / w - peak[0]) <= 1.5
+    assert views.shape == (1, 3, 128, 256) and views.dtype == np.uint8
+
+
+def test_jpeg_reencode_changes_pixels():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (1, 90, 160, 3), dtype=np.uint8)
+    K = np.eye(3)[None]
+    a, _ = preprocess_views(img, K, (64, 128), PreprocessConfig(jpeg_reencode=True))
+    b, _ = preprocess_views(img, K, (64, 128), PreprocessConfig(jpeg_reencode=False))
+    assert not np.array_equal(a, b)
+
+
+def test_can_bus_layout():
+    ego = EgoState(stamp_ns=0, x_m=1.0, y_m=2.0, z_m=0.5, yaw_rad=math.pi / 2, vx_mps=3.0,
+                   vy_mps=4.0, ax_mps2=0.5, yaw_rate_rps=0.1)
+    cb = can_bus_from_ego(ego)
+    assert cb.shape == (18,)
+    assert np.allclose(cb[0:3], (1.0, 2.0, 0.5))
+    assert np.allclose(cb[3:7], (math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)))
+    assert cb[7] == pytest.approx(5.0) and cb[15] == pytest.approx(0.1)
+    assert cb[16] == pytest.approx(math.pi / 2) and cb[17] == pytest.approx(90.0)
