@@ -3,25 +3,22 @@
 The bag's messages are fed in recorded order (``ros2 bag play`` order) through the same
 ``ApproximateTimeSynchronizer`` class the planner node uses (``orion_lite_ros.ros.sync``), one
 input filter per camera plus one for odometry, as in the node. Each emitted set
-becomes a ``FrameInputs`` with the node's conversions (``ros.image_codec``, ``ros.conversions``,
-``ros.rig``) and navigation (``nav.route.RouteTracker``).
+becomes a ``FrameInputs`` through the node's own frame assembly
+(``planning.frame_assembly.FrameAssembler``: decoding, rig, odometry, route navigation).
 """
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from orion_lite_ros.eval.bag_io import BagMessage, Problem, stamp_ns
 from orion_lite_ros.eval.topic_maps import TopicMap
-from orion_lite_ros.layout import CAMERA_NAMES, Command
-from orion_lite_ros.nav.route import RouteConfig, RouteTracker
-from orion_lite_ros.ros.conversions import (
-    ego_state_from_odometry,
-    intrinsics_from_camera_info,
-    path_to_array,
-)
+from orion_lite_ros.layout import CAMERA_NAMES
+from orion_lite_ros.nav.route import RouteConfig
+from orion_lite_ros.planning import frame_assembly
+from orion_lite_ros.planning.frame_assembly import PlannerNodeConfig
+from orion_lite_ros.ros.conversions import path_to_array
 from orion_lite_ros.ros.frames import yaw_from_quaternion
-from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
 from orion_lite_ros.ros.rig import Rig
 from orion_lite_ros.ros.sync import ApproximateTimeSynchronizer, SimpleFilter
 from orion_lite_ros.types import FrameInputs
@@ -119,9 +116,9 @@ class _BagFilter(SimpleFilter):
 class NodeSettings:
     """The planner node's parameters that shape its frame sets (``PlannerNodeConfig``)."""
 
-    queue_size: int = 10
-    slop_s: float = 0.05
-    use_camera_info: bool = False
+    queue_size: int = PlannerNodeConfig.queue_size
+    slop_s: float = PlannerNodeConfig.slop_s
+    use_camera_info: bool = PlannerNodeConfig.use_camera_info
     route_from_drive: bool = False     # no route in the bag: the recorded drive (not the node)
 
 
@@ -129,17 +126,22 @@ class FrameAssembler:
     """Feed bag messages in recorded order; returns the ``FrameInputs`` completed by each.
 
     Mirrors ``PlannerNode``: cameras (``CAMERA_NAMES`` order) + odometry through the
-    approximate synchroniser; route, acceleration and camera_info latest-wins; every camera
-    decoded, equal sizes; rig intrinsics scaled to the image size unless ``use_camera_info``;
-    without a route LANE_FOLLOW and a target straight ahead. Unlike the node, nothing is
-    dropped for lateness (offline: every set is planned) and a camera missing from the whole
-    bag is filled with black (reported) instead of blocking every set.
+    approximate synchroniser, then the node's ``planning.frame_assembly.FrameAssembler``
+    (route, acceleration and camera_info latest-wins; every camera decoded, equal sizes; rig
+    intrinsics scaled to the image size unless ``use_camera_info``; without a route
+    LANE_FOLLOW and a target straight ahead). Unlike the node, nothing is dropped for lateness
+    (offline: every set is planned; no stale check, no latest-wins slot here) and a camera
+    missing from the whole bag is filled with black (reported) instead of blocking every set
+    (``fill_missing_cameras``); a set with a bad image is dropped under its first reason.
     """
 
     def __init__(self, topics: BagTopics, rig: Rig, settings: NodeSettings = NodeSettings(),
                  route_config: RouteConfig = RouteConfig(), drive_xy=None):
         self.topics, self.rig, self.settings = topics, rig, settings
         self.route_config = route_config
+        self.frames = frame_assembly.FrameAssembler(
+            rig, route_config, use_camera_info=settings.use_camera_info,
+            fill_missing_cameras=True, stop_at_first_fault=True)
         self._cams = [c for c in CAMERA_NAMES if c in topics.cameras]
         self._filters = [_BagFilter() for _ in range(len(self._cams) + 1)]
         self._sync = ApproximateTimeSynchronizer(self._filters, settings.queue_size,
@@ -148,10 +150,8 @@ class FrameAssembler:
         self._inputs = {t: i for i, t in enumerate(topics.cameras[c] for c in self._cams)}
         self._inputs[topics.odometry] = len(self._cams)
         self._info_cam = {t: c for c, t in topics.camera_info.items()}
-        self._route: Optional[RouteTracker] = None
         if settings.route_from_drive and drive_xy is not None and len(drive_xy) >= 2:
-            self._route = RouteTracker(drive_xy, config=route_config)
-        self._accel, self._camera_k = None, {}
+            self.frames.set_route(drive_xy)
         self._ready: List[FrameInputs] = []
         self.dropped: Dict[str, int] = {}
 
@@ -159,11 +159,11 @@ class FrameAssembler:
         if m.topic in self._inputs:
             self._filters[self._inputs[m.topic]].signalMessage(m.msg)
         elif m.topic == self.topics.route:
-            self._route = RouteTracker(path_to_array(m.msg), config=self.route_config)
+            self.frames.set_route(path_to_array(m.msg))
         elif m.topic == self.topics.acceleration:
-            self._accel = m.msg
-        elif m.topic in self._info_cam and self.settings.use_camera_info:
-            self._camera_k[self._info_cam[m.topic]] = intrinsics_from_camera_info(m.msg)
+            self.frames.set_acceleration(m.msg)
+        elif m.topic in self._info_cam:
+            self.frames.set_camera_info(self._info_cam[m.topic], m.msg)
         ready, self._ready = self._ready, []
         return ready
 
@@ -181,37 +181,15 @@ class FrameAssembler:
             self._ready.append(self.build(stamp_ns(msgs[0].header.stamp), images, msgs[-1]))
 
     def _decode(self, cams) -> Optional[np.ndarray]:
-        by_name, shapes = {}, set()
-        for cam, msg in zip(self._cams, cams):
-            try:
-                by_name[cam] = np.ascontiguousarray(to_rgb(msg, self.topics.cameras[cam]))
-                shapes.add(by_name[cam].shape)
-            except ImageDecodeError as err:
-                self._drop(f'bad image: {err}')
-                return None
-        if len(shapes) != 1:
-            self._drop(f'image sizes differ: {sorted(shapes)}')
-            return None
-        black = np.zeros(next(iter(shapes)), np.uint8)
-        return np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES])
+        images, faults = self.frames.decode(
+            (cam, msg, self.topics.cameras[cam]) for cam, msg in zip(self._cams, cams))
+        if faults:                                  # one reason per set (the first)
+            cam, reason = faults[0]
+            self._drop(f'bad image: {reason}' if cam else reason)
+        return images
 
     def build(self, stamp: int, images: np.ndarray, odom) -> FrameInputs:
-        ego = ego_state_from_odometry(odom, self._accel)
-        if self._route is not None:
-            state = self._route.update((ego.x_m, ego.y_m), ego.yaw_rad)
-            command, target = int(state.command), state.target_point
-        else:
-            command = int(Command.LANE_FOLLOW)
-            target = np.array([self.route_config.target_lookahead_m, 0.0])
-        height, width = images.shape[1:3]
-        rig = self.rig.scaled(width, height)
-        intrinsics = rig.intrinsics()
-        for i, cam in enumerate(CAMERA_NAMES):
-            if cam in self._camera_k:
-                intrinsics[i] = self._camera_k[cam]
-        return FrameInputs(stamp_ns=stamp, images=images, intrinsics=intrinsics,
-                           cam_to_ego=rig.cam_to_ego(), ego=replace(ego, stamp_ns=stamp),
-                           command=command, target_point=np.asarray(target, dtype=np.float64))
+        return self.frames.frame_inputs(stamp, images, odom)
 
 
 def route_from_path(msg) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import math
 import threading
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import AccelWithCovarianceStamped, Point
@@ -26,8 +26,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from orion_lite_ros.layout import CAMERA_NAMES, WAYPOINT_DT_S, Command
-from orion_lite_ros.nav.route import RouteConfig, RouteTracker
+from orion_lite_ros.layout import WAYPOINT_DT_S, Command
+from orion_lite_ros.nav.route import RouteConfig
 from orion_lite_ros.nodes.common import (
     LATCHED_QOS,
     RELIABLE_QOS,
@@ -36,15 +36,15 @@ from orion_lite_ros.nodes.common import (
     ParameterError,
     declare_config,
     diagnostic_status,
-    param,
 )
-from orion_lite_ros.ros.conversions import (
-    ego_state_from_odometry,
-    intrinsics_from_camera_info,
-    path_from_array,
-    path_to_array,
+from orion_lite_ros.planning.frame_assembly import (
+    EngineError,
+    FrameAssembler,
+    PlannerNodeConfig,  # defined there (pure); still importable from here
+    build_engine,
+    engine_config_class,
 )
-from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
+from orion_lite_ros.ros.conversions import path_from_array, path_to_array
 from orion_lite_ros.ros.rig import load_rig
 from orion_lite_ros.ros.sync import import_message_filters
 from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
@@ -56,55 +56,17 @@ try:
 except ImportError:
     AutowareTrajectory = AutowareTrajectoryPoint = None
 
-TRANSPORTS = {'raw': Image, 'compressed': CompressedImage}
-
-
-@dataclass(frozen=True)
-class PlannerNodeConfig:
-    camera_names: Tuple[str, ...] = param(CAMERA_NAMES, 'cameras (the six layout names)')
-    image_transports: Tuple[str, ...] = param(('raw',), 'raw|compressed per camera (1 = all)')
-    use_camera_info: bool = param(False, 'intrinsics from CameraInfo when received, else rig')
-    rig_file: str = param('', 'camera rig YAML ("" = config/rig_bench2drive.yaml)')
-    slop_s: float = param(0.05, 'synchroniser slop between camera/odometry stamps (s)')
-    queue_size: int = param(10, 'synchroniser queue per input')
-    max_input_age_s: float = param(1.0, 'inputs older than this (node clock) -> no plan, ERROR')
-    publish_autoware: bool = param(True, 'Autoware Trajectory when importable')
-    base_frame_id: str = param('base_link', 'frame of the output trajectory')
-    map_frame_id: str = param('map', 'frame of odometry and route')
-    diagnostics_period_s: float = param(1.0, 'diagnostics publication period (s)')
-
-    def __post_init__(self):
-        if sorted(self.camera_names) != sorted(CAMERA_NAMES):
-            raise ValueError(f'camera_names must be the six cameras {CAMERA_NAMES}, '
-                             f'got {self.camera_names}')
-        if len(self.image_transports) not in (1, len(self.camera_names)):
-            raise ValueError('image_transports needs 1 value or one per camera, got '
-                             f'{len(self.image_transports)}')
-        bad = [t for t in self.image_transports if t not in TRANSPORTS]
-        if bad:
-            raise ValueError(f'image_transports must be raw|compressed, got {bad}')
-        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s'):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f'{name} must be finite and > 0, got {value}')
-        if self.queue_size < 1:
-            raise ValueError(f'queue_size must be >= 1, got {self.queue_size}')
-
-    def transport(self, camera: str) -> str:
-        if len(self.image_transports) == 1:
-            return self.image_transports[0]
-        return self.image_transports[self.camera_names.index(camera)]
+TRANSPORTS = {'raw': Image, 'compressed': CompressedImage}   # PlannerNodeConfig.image_transports
 
 
 def make_engine(node: Node):
-    """InferenceEngine with its EngineConfig fields declared as parameters (model code is
-    imported here: torch is heavy). A value the engine refuses becomes a ParameterError."""
-    from orion_lite_ros.model.engine import EngineConfig, InferenceEngine
-    cfg = declare_config(node, EngineConfig)
+    """InferenceEngine with its EngineConfig fields declared as parameters. A value the engine
+    refuses becomes a ParameterError."""
+    cfg = declare_config(node, engine_config_class())
     try:
-        return InferenceEngine(cfg)
-    except (ValueError, RuntimeError, FileNotFoundError) as exc:
-        raise ParameterError(f'model ({cfg}): {exc}') from exc
+        return build_engine(cfg)
+    except EngineError as exc:
+        raise ParameterError(str(exc)) from exc
 
 
 @dataclass
@@ -127,14 +89,13 @@ class PlannerNode(Node):
         self.route_config = declare_config(self, RouteConfig)
         cfg = self.config
         self.rig = load_rig(cfg.rig_file or None)
+        self.frames = FrameAssembler(self.rig, self.route_config,
+                                     use_camera_info=cfg.use_camera_info)
         self.engine = make_engine(self)
         self.stats = PlannerStats()
         self.bad_images: Dict[str, int] = {}
         self.last_seen: Dict[str, int] = {}                   # input -> header stamp ns
         self._lock = threading.Lock()
-        self._route: Optional[RouteTracker] = None
-        self._accel = None
-        self._camera_k: Dict[str, np.ndarray] = {}
         self._make_publishers()
         self._make_subscriptions()
         self._slot = LatestSlot()
@@ -179,18 +140,13 @@ class PlannerNode(Node):
             self.last_seen[topic] = stamp_to_ns(msg.header.stamp)
 
     def _on_camera_info(self, cam: str, msg: CameraInfo) -> None:
-        if self.config.use_camera_info:
-            with self._lock:
-                self._camera_k[cam] = intrinsics_from_camera_info(msg)
+        self.frames.set_camera_info(cam, msg)
 
     def _on_accel(self, msg) -> None:
-        with self._lock:
-            self._accel = msg
+        self.frames.set_acceleration(msg)
 
     def _on_route(self, msg: Path) -> None:
-        tracker = RouteTracker(path_to_array(msg), config=self.route_config)
-        with self._lock:
-            self._route = tracker
+        tracker = self.frames.set_route(path_to_array(msg))
         self.get_logger().info(f'route: {len(tracker.route_xy)} points, '
                                f'{tracker.length_m:.0f} m')
 
@@ -250,19 +206,13 @@ class PlannerNode(Node):
 
     def _decode(self, cams) -> Optional[np.ndarray]:
         """(N_cam, H, W, 3) in CAMERA_NAMES order, or None after reporting the bad topics."""
-        by_name, shapes = {}, set()
-        for cam, msg, topic in zip(self.config.camera_names, cams, self.input_topics):
-            try:
-                by_name[cam] = np.ascontiguousarray(to_rgb(msg, self.resolve_topic_name(topic)))
-                shapes.add(by_name[cam].shape)
-            except ImageDecodeError as exc:
-                self._bad_image(topic, str(exc))
-        if len(by_name) < len(cams):
-            return None
-        if len(shapes) != 1:
-            self._bad_image('cameras', f'image sizes differ: {sorted(shapes)}')
-            return None
-        return np.stack([by_name[cam] for cam in CAMERA_NAMES])
+        topic_of = dict(zip(self.config.camera_names, self.input_topics))
+        images, faults = self.frames.decode(
+            (cam, msg, self.resolve_topic_name(topic_of[cam]))
+            for cam, msg in zip(self.config.camera_names, cams))
+        for fault in faults:
+            self._bad_image(topic_of.get(fault.camera, 'cameras'), fault.reason)
+        return images
 
     def _bad_image(self, topic: str, reason: str) -> None:
         with self._lock:
@@ -271,24 +221,7 @@ class PlannerNode(Node):
         self.get_logger().warning(f'bad image skipped: {reason}', throttle_duration_sec=2.0)
 
     def _frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
-        with self._lock:
-            accel, route, camera_k = self._accel, self._route, dict(self._camera_k)
-        ego = ego_state_from_odometry(odom, accel)
-        if route is not None:
-            state = route.update((ego.x_m, ego.y_m), ego.yaw_rad)
-            command, target = int(state.command), state.target_point
-        else:
-            command = int(Command.LANE_FOLLOW)
-            target = np.array([self.route_config.target_lookahead_m, 0.0])
-        height, width = images.shape[1:3]
-        rig = self.rig.scaled(width, height)
-        intrinsics = rig.intrinsics()
-        for i, cam in enumerate(CAMERA_NAMES):
-            if cam in camera_k:
-                intrinsics[i] = camera_k[cam]
-        return FrameInputs(stamp_ns=stamp_ns, images=images, intrinsics=intrinsics,
-                           cam_to_ego=rig.cam_to_ego(), ego=replace(ego, stamp_ns=stamp_ns),
-                           command=command, target_point=np.asarray(target, dtype=np.float64))
+        return self.frames.frame_inputs(stamp_ns, images, odom)
 
     # -- outputs ----------------------------------------------------------------------------
     def _publish_plan(self, stamp_ns: int, frame: FrameInputs, result: PlanResult) -> None:
@@ -306,9 +239,8 @@ class PlannerNode(Node):
             stats = replace(self.stats)
             bad = dict(self.bad_images)
             seen = dict(self.last_seen)
-            route = self._route
         level, message, values = planner_diagnostics(
-            stats, bad, seen, self.input_topics, now_ns, self.config, route is not None)
+            stats, bad, seen, self.input_topics, now_ns, self.config, self.frames.has_route)
         msg = DiagnosticArray()
         msg.header.stamp = ns_to_stamp(max(now_ns, 0))
         msg.status = [diagnostic_status(f'{self.get_name()}: planning', 'orion_lite', level,

@@ -1,0 +1,198 @@
+"""The planner's configuration and frame assembly, shared by ``nodes/planner_node`` and the
+offline bag replay (``eval/frames``). No rclpy: messages are duck-typed (decoded by
+``ros.image_codec`` / ``ros.conversions``), so this runs in the replay and in plain tests.
+
+``FrameAssembler`` keeps the latest route, acceleration and CameraInfo intrinsics (latest
+wins, thread-safe), decodes a synchronised camera set to ``(N_cam, H, W, 3)`` RGB in
+``CAMERA_NAMES`` order, and turns it plus odometry into ``types.FrameInputs``: rig scaled to
+the image size, ``EgoState`` from odometry, command and target point from the
+``RouteTracker`` (without a route: LANE_FOLLOW, target straight ahead).
+"""
+from dataclasses import dataclass, field, replace
+import math
+import threading
+from typing import Any, Iterable, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from orion_lite_ros.layout import CAMERA_NAMES, Command
+from orion_lite_ros.nav.route import RouteConfig, RouteTracker
+from orion_lite_ros.ros.conversions import ego_state_from_odometry, intrinsics_from_camera_info
+from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
+from orion_lite_ros.ros.rig import Rig
+from orion_lite_ros.types import FrameInputs
+
+IMAGE_TRANSPORTS = ('raw', 'compressed')     # sensor_msgs Image | CompressedImage
+
+
+def _param(default, doc: str):
+    """A config field with a ROS parameter description (as ``nodes.common.param``)."""
+    return field(default=default, metadata={'doc': doc})
+
+
+@dataclass(frozen=True)
+class PlannerNodeConfig:
+    camera_names: Tuple[str, ...] = _param(CAMERA_NAMES, 'cameras (the six layout names)')
+    image_transports: Tuple[str, ...] = _param(('raw',), 'raw|compressed per camera (1 = all)')
+    use_camera_info: bool = _param(False, 'intrinsics from CameraInfo when received, else rig')
+    rig_file: str = _param('', 'camera rig YAML ("" = config/rig_bench2drive.yaml)')
+    slop_s: float = _param(0.05, 'synchroniser slop between camera/odometry stamps (s)')
+    queue_size: int = _param(10, 'synchroniser queue per input')
+    max_input_age_s: float = _param(1.0, 'inputs older than this (node clock) -> no plan, ERROR')
+    publish_autoware: bool = _param(True, 'Autoware Trajectory when importable')
+    base_frame_id: str = _param('base_link', 'frame of the output trajectory')
+    map_frame_id: str = _param('map', 'frame of odometry and route')
+    diagnostics_period_s: float = _param(1.0, 'diagnostics publication period (s)')
+
+    def __post_init__(self):
+        if sorted(self.camera_names) != sorted(CAMERA_NAMES):
+            raise ValueError(f'camera_names must be the six cameras {CAMERA_NAMES}, '
+                             f'got {self.camera_names}')
+        if len(self.image_transports) not in (1, len(self.camera_names)):
+            raise ValueError('image_transports needs 1 value or one per camera, got '
+                             f'{len(self.image_transports)}')
+        bad = [t for t in self.image_transports if t not in IMAGE_TRANSPORTS]
+        if bad:
+            raise ValueError(f'image_transports must be raw|compressed, got {bad}')
+        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s'):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f'{name} must be finite and > 0, got {value}')
+        if self.queue_size < 1:
+            raise ValueError(f'queue_size must be >= 1, got {self.queue_size}')
+
+    def transport(self, camera: str) -> str:
+        if len(self.image_transports) == 1:
+            return self.image_transports[0]
+        return self.image_transports[self.camera_names.index(camera)]
+
+
+# -- inference engine (model code imported lazily: torch is heavy) ----------------------------
+class EngineError(ValueError):
+    """The inference engine refused its configuration; the message shows the config."""
+
+
+def engine_config_class():
+    """``model.engine.EngineConfig`` (the planner declares its fields as parameters)."""
+    from orion_lite_ros.model.engine import EngineConfig
+    return EngineConfig
+
+
+def engine_config(**values):
+    """``EngineConfig`` from field values; an unknown name or a refused value -> EngineError."""
+    cls = engine_config_class()
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f'{cls.__name__}: {exc}') from exc
+
+
+def build_engine(cfg):
+    """``InferenceEngine(cfg)``; a value the engine refuses (or a missing checkpoint) becomes
+    an ``EngineError`` naming the config."""
+    from orion_lite_ros.model.engine import InferenceEngine
+    try:
+        return InferenceEngine(cfg)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        raise EngineError(f'model ({cfg}): {exc}') from exc
+
+
+# -- frame assembly ---------------------------------------------------------------------------
+class ImageFault(NamedTuple):
+    """Why a camera set was not decoded."""
+
+    camera: str      # camera whose image did not decode; '' when the decoded sizes differ
+    reason: str      # ImageDecodeError text, or 'image sizes differ: [...]'
+
+
+class FrameAssembler:
+    """Camera set + odometry -> ``FrameInputs``, with the planner's context inputs.
+
+    ``fill_missing_cameras``: a camera without a message is filled with black (the replay, for
+    a camera absent from the whole bag) instead of being an error. ``stop_at_first_fault``:
+    decoding stops at the first bad image (the replay reports one reason per set; the node
+    decodes all and counts every bad topic).
+    """
+
+    def __init__(self, rig: Rig, route_config: RouteConfig = RouteConfig(), *,
+                 use_camera_info: bool = False, fill_missing_cameras: bool = False,
+                 stop_at_first_fault: bool = False):
+        self.rig, self.route_config = rig, route_config
+        self.use_camera_info = use_camera_info
+        self.fill_missing_cameras = fill_missing_cameras
+        self.stop_at_first_fault = stop_at_first_fault
+        self._lock = threading.Lock()
+        self._route: Optional[RouteTracker] = None
+        self._accel = None
+        self._camera_k = {}                                   # camera -> (3, 3)
+
+    # -- context inputs (latest wins) -----------------------------------------------------------
+    def set_route(self, route_xy: np.ndarray) -> RouteTracker:
+        """New route (map frame, (N, 2) m); navigation restarts on it."""
+        tracker = RouteTracker(route_xy, config=self.route_config)
+        with self._lock:
+            self._route = tracker
+        return tracker
+
+    def set_acceleration(self, msg) -> None:
+        """geometry_msgs/AccelWithCovarianceStamped (or None) for the next EgoState."""
+        with self._lock:
+            self._accel = msg
+
+    def set_camera_info(self, camera: str, msg) -> None:
+        """sensor_msgs/CameraInfo of ``camera``; ignored unless ``use_camera_info``."""
+        if self.use_camera_info:
+            k = intrinsics_from_camera_info(msg)
+            with self._lock:
+                self._camera_k[camera] = k
+
+    @property
+    def has_route(self) -> bool:
+        with self._lock:
+            return self._route is not None
+
+    # -- per set --------------------------------------------------------------------------------
+    def decode(self, cams: Iterable[Tuple[str, Any, Optional[str]]]
+               ) -> Tuple[Optional[np.ndarray], List[ImageFault]]:
+        """``(camera, msg, topic)`` triples (topic named in decode errors) -> ((N_cam, H, W, 3)
+        uint8 in CAMERA_NAMES order, []) or (None, faults in decode order)."""
+        by_name, shapes, faults = {}, set(), []
+        for cam, msg, topic in cams:
+            try:
+                by_name[cam] = np.ascontiguousarray(to_rgb(msg, topic))
+                shapes.add(by_name[cam].shape)
+            except ImageDecodeError as exc:
+                faults.append(ImageFault(cam, str(exc)))
+                if self.stop_at_first_fault:
+                    break
+        if faults:
+            return None, faults
+        if len(shapes) != 1:
+            return None, [ImageFault('', f'image sizes differ: {sorted(shapes)}')]
+        missing = [cam for cam in CAMERA_NAMES if cam not in by_name]
+        if missing and not self.fill_missing_cameras:
+            raise ValueError(f'no image for cameras {missing}')
+        black = np.zeros(next(iter(shapes)), np.uint8)
+        return np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES]), []
+
+    def frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
+        """``images`` (N_cam, H, W, 3) from ``decode`` and nav_msgs/Odometry -> FrameInputs
+        stamped ``stamp_ns``; advances the route tracker."""
+        with self._lock:
+            accel, route, camera_k = self._accel, self._route, dict(self._camera_k)
+        ego = ego_state_from_odometry(odom, accel)
+        if route is not None:
+            state = route.update((ego.x_m, ego.y_m), ego.yaw_rad)
+            command, target = int(state.command), state.target_point
+        else:
+            command = int(Command.LANE_FOLLOW)
+            target = np.array([self.route_config.target_lookahead_m, 0.0])
+        height, width = images.shape[1:3]
+        rig = self.rig.scaled(width, height)
+        intrinsics = rig.intrinsics()
+        for i, cam in enumerate(CAMERA_NAMES):
+            if cam in camera_k:
+                intrinsics[i] = camera_k[cam]
+        return FrameInputs(stamp_ns=stamp_ns, images=images, intrinsics=intrinsics,
+                           cam_to_ego=rig.cam_to_ego(), ego=replace(ego, stamp_ns=stamp_ns),
+                           command=command, target_point=np.asarray(target, dtype=np.float64))
