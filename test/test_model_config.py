@@ -28,3 +28,18 @@ def test_unknown_fields_and_presets_rejected():
         OrionLiteConfig.from_dict(data)
     with pytest.raises(ValueError, match='preset'):
         OrionLiteConfig.preset('huge')
+
+
+def test_planner_output_frame_round_trip_and_default():
+    from dataclasses import replace
+    cfg = OrionLiteConfig.mini()
+    assert cfg.planner.output_frame == 'rep103'
+    official = replace(cfg, planner=replace(cfg.planner, output_frame='right_forward'))
+    data = json.loads(json.dumps(official.to_dict()))
+    assert data['planner']['output_frame'] == 'right_forward'
+    assert OrionLiteConfig.from_dict(data) == official
+    del data['planner']['output_frame']                   # config.json written before the field
+    assert OrionLiteConfig.from_dict(data).planner.output_frame == 'rep103'
+    data['planner']['output_frame'] = 'left_back'
+    with pytest.raises(ValueError, match='output_frame'):
+        OrionLiteConfig.from_dict(data)

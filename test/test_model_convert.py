@@ -108,5 +108,25 @@ def test_convert_cli(tmp_path, manifest):
                tmp_path / 'fused.pth')
     assert convert_cli.main([str(tmp_path / 'fused.pth'), str(tmp_path / 'out'),
                              '--preset', 'mini']) == 0
-    loaded, _ = load_checkpoint(tmp_path / 'out')
+    loaded, cfg = load_checkpoint(tmp_path / 'out')
     assert torch.equal(loaded.student_model.planning_query, src.student_model.planning_query)
+    assert cfg.planner.output_frame == 'right_forward'
+
+
+def test_official_fused_checkpoint_is_marked_right_forward(tmp_path, manifest):
+    """Official weights emit (x right, y forward); the loaded model says so and converts."""
+    from orion_lite_ros.model.checkpoint import load_official_fused, save_checkpoint
+    shapes, _ = manifest
+    torch.manual_seed(11)
+    src = OrionLite(OrionLiteConfig.mini())
+    torch.save({'state_dict': _scaled_official_state(src, shapes)}, tmp_path / 'fused.pth')
+    model, cfg = load_official_fused(tmp_path / 'fused.pth', cfg=OrionLiteConfig.mini())
+    assert cfg.planner.output_frame == 'right_forward'
+    assert model.student_model.cfg.planner.output_frame == 'right_forward'
+    tokens = torch.randn(1, cfg.num_tokens, cfg.token_dim)
+    with torch.no_grad():
+        raw = src.student_model.eval()(tokens, torch.tensor([2]), noise='mean')['all_modes']
+        ours = model.student_model.eval()(tokens, torch.tensor([2]), noise='mean')['all_modes']
+    assert torch.allclose(ours, torch.stack([raw[..., 1], -raw[..., 0]], -1))
+    save_checkpoint(tmp_path / 'ours', model, cfg)         # the mark survives our format
+    assert load_checkpoint(tmp_path / 'ours')[1].planner.output_frame == 'right_forward'

@@ -122,3 +122,92 @@ def test_can_bus_layout():
     assert np.allclose(cb[3:7], (math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)))
     assert cb[7] == pytest.approx(5.0) and cb[15] == pytest.approx(0.1)
     assert cb[16] == pytest.approx(math.pi / 2) and cb[17] == pytest.approx(90.0)
+
+
+def _student_export(tmp_path, cfg, frame='rep103', seed=21):
+    from dataclasses import replace
+
+    import torch
+
+    from orion_lite_ros.model import StudentPlanner
+    from orion_lite_ros.model.checkpoint import save_checkpoint
+    cfg = replace(cfg, planner=replace(cfg.planner, output_frame=frame))
+    torch.manual_seed(seed)
+    student = StudentPlanner(cfg).eval()
+    save_checkpoint(tmp_path / 'student', student, cfg)
+    return student, tmp_path / 'student'
+
+
+def _plan_capturing_tokens(engine, frame):
+    captured = {}
+    hook = engine.model.student_model.register_forward_hook(
+        lambda module, args, out: captured.update(tokens=args[0], command=args[1]))
+    try:
+        result = engine.plan(frame)
+    finally:
+        hook.remove()
+    return result, captured
+
+
+@pytest.mark.parametrize('frame', ['rep103', 'right_forward'])
+def test_student_checkpoint_grafted_into_engine(tmp_path, frame):
+    """A bare StudentPlanner export, grafted onto a random-init OrionLite: the engine's plan
+    equals the StudentPlanner's own output on the same tokens (frame carried over)."""
+    import torch
+
+    from orion_lite_ros.model import OrionLiteConfig
+    student, path = _student_export(tmp_path, OrionLiteConfig.mini(), frame)
+    eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                       jpeg_reencode=False, student_checkpoint=str(path)))
+    assert eng.model_cfg.planner.output_frame == frame
+    assert eng.model.student_model.cfg.planner.output_frame == frame
+    result, seen = _plan_capturing_tokens(eng, _frame(eng))
+    with torch.no_grad():
+        own = student(seen['tokens'].float(), seen['command'], noise='mean')
+    assert np.allclose(result.waypoints, own['waypoints'][0].numpy(), atol=1e-6)
+    assert np.allclose(result.all_modes, own['all_modes'][0].numpy(), atol=1e-6)
+
+
+def test_student_grafted_onto_full_checkpoint_keeps_perception(tmp_path):
+    import torch
+
+    from orion_lite_ros.model import OrionLite, OrionLiteConfig
+    from orion_lite_ros.model.checkpoint import load_checkpoint, save_checkpoint
+    cfg = OrionLiteConfig.mini()
+    torch.manual_seed(5)
+    full = OrionLite(cfg)
+    save_checkpoint(tmp_path / 'full', full, cfg)
+    student, path = _student_export(tmp_path, cfg)
+    eng = InferenceEngine(EngineConfig(checkpoint=str(tmp_path / 'full'), device='cpu',
+                                       warmup_iters=0, student_checkpoint=str(path)))
+    state = eng.model.state_dict()
+    for key, value in full.state_dict().items():
+        if not key.startswith('student_model.'):
+            assert torch.equal(state[key], value), key
+    for key, value in student.state_dict().items():
+        assert torch.equal(state['student_model.' + key], value), key
+    save_checkpoint(tmp_path / 'grafted', eng.model, eng.model_cfg)   # reloads as one model
+    again, _ = load_checkpoint(tmp_path / 'grafted')
+    assert torch.equal(again.student_model.planning_query, student.planning_query)
+
+
+def test_student_checkpoint_that_does_not_fit_is_refused(tmp_path):
+    from dataclasses import replace
+
+    from orion_lite_ros.model import OrionLiteConfig
+    from orion_lite_ros.model.checkpoint import CheckpointError
+    mini = OrionLiteConfig.mini()
+    _, path = _student_export(tmp_path, replace(mini, token_dim=128))
+    with pytest.raises(CheckpointError, match='token_dim 128 != model 256'):
+        InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                     student_checkpoint=str(path)))
+    with pytest.raises(CheckpointError, match='not a StudentPlanner'):
+        InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                     student_checkpoint=str(_full_export(tmp_path, mini))))
+
+
+def _full_export(tmp_path, cfg):
+    from orion_lite_ros.model import OrionLite
+    from orion_lite_ros.model.checkpoint import save_checkpoint
+    save_checkpoint(tmp_path / 'full', OrionLite(cfg), cfg)
+    return tmp_path / 'full'

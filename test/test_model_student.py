@@ -91,3 +91,44 @@ def test_paper_scale_parameter_counts():
     assert head == 419_618_354
     assert count(model.ego_fut_decoder) == 134_332_428
     assert decoder + head == 528_803_378
+
+
+def _with_frame(cfg, frame):
+    from dataclasses import replace
+    return replace(cfg, planner=replace(cfg.planner, output_frame=frame))
+
+
+def test_right_forward_head_output_is_rotated_to_rep103(mini, monkeypatch):
+    """A head emitting (x right, y forward) steps: 1 m forward and 0.5 m right per step comes
+    out as x = +1 m / step (forward), y = -0.5 m / step (right is -y in REP-103)."""
+    cfg, base = mini
+    model = StudentPlanner(_with_frame(cfg, 'right_forward')).eval()
+    model.load_state_dict(base.state_dict())
+    raw_steps = torch.tensor([0.5, 1.0]).expand(2, 6, 6, 2)           # (B, M, T, 2) x_r, y_f
+    monkeypatch.setattr(model, '_decode_steps', lambda token, latent: raw_steps)
+    tokens, cmd = _inputs(cfg)
+    with torch.no_grad():
+        out = model(tokens, cmd, noise='mean')
+    t = torch.arange(1, 7, dtype=torch.float32)
+    expected = torch.stack([t, -0.5 * t], dim=-1)                       # REP-103 cumulative
+    assert torch.allclose(out['all_modes'], expected.expand(2, 6, 6, 2))
+    assert torch.allclose(out['waypoints'][0], expected)
+
+
+def test_right_forward_head_reads_gt_future_in_its_own_frame(mini):
+    """REP-103 GT given to a right_forward model reaches the future distribution as the same
+    trajectory in (x right, y forward), i.e. what a rep103 model sees when fed that directly."""
+    cfg, base = mini
+    model = StudentPlanner(_with_frame(cfg, 'right_forward')).eval()
+    model.load_state_dict(base.state_dict())
+    tokens, cmd = _inputs(cfg)
+    gt_rep103 = torch.cumsum(torch.tensor([[2.0, 0.3]]).expand(2, 6, 2), dim=1)
+    gt_native = torch.stack([-gt_rep103[..., 1], gt_rep103[..., 0]], dim=-1)
+    with torch.no_grad():
+        ours = model(tokens, cmd, noise='mean', gt_future=gt_rep103)
+        plain = base(tokens, cmd, noise='mean', gt_future=gt_native)
+        wrong = base(tokens, cmd, noise='mean', gt_future=gt_rep103)
+    assert torch.allclose(ours['future_mu'], plain['future_mu'], atol=1e-6)
+    assert not torch.allclose(ours['future_mu'], wrong['future_mu'], atol=1e-4)
+    raw = plain['all_modes']                                   # same weights, no conversion
+    assert torch.allclose(ours['all_modes'], torch.stack([raw[..., 1], -raw[..., 0]], -1))

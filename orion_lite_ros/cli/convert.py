@@ -20,9 +20,11 @@ def main(argv=None) -> int:
     parser.add_argument('out_dir', help='output checkpoint directory')
     parser.add_argument('--preset', default='orion_lite', help='model preset (orion_lite)')
     args = parser.parse_args(argv)
-    from orion_lite_ros.model.convert import convert_official_state
+    from orion_lite_ros.model.convert import convert_official_state, official_config
     from orion_lite_ros.model.orion_lite import OrionLite
-    cfg = OrionLiteConfig.preset(args.preset)
+    # The official VAE head emits x-right / y-forward waypoints; the config records that so
+    # StudentPlanner turns them into REP-103.
+    cfg = official_config(OrionLiteConfig.preset(args.preset))
     try:
         raw = read_pth(args.input)
         state = raw.get('state_dict', raw) if isinstance(raw, dict) else None

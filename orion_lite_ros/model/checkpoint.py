@@ -4,10 +4,15 @@
 `<stem>.json` beside it. Loading is strict: missing, unexpected and mis-shaped keys are
 named in a `CheckpointError`. `.pth` files are read with `torch.load(weights_only=True)`
 only (no arbitrary unpickling) and must be the authors' fused layout (see convert.py).
+
+`graft_student(model, cfg, path)` puts a trained `StudentPlanner` checkpoint (what training on
+cached tokens exports) into a full OrionLite's `student_model` (the engine's
+`EngineConfig.student_checkpoint`).
 """
+from dataclasses import replace
 import json
 from pathlib import Path
-from typing import Dict, Mapping, Tuple, Union
+from typing import Dict, List, Mapping, Tuple, Union
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -126,7 +131,43 @@ def load_official_fused(path: PathLike, cfg: OrionLiteConfig = None,
     state = raw.get('state_dict', raw) if isinstance(raw, dict) else None
     if not isinstance(state, Mapping):
         raise CheckpointError(f'{path}: no state_dict mapping inside')
-    cfg = cfg or OrionLiteConfig.orion_lite()
+    from orion_lite_ros.model.convert import official_config
+    cfg = official_config(cfg or OrionLiteConfig.orion_lite())    # head frame: right_forward
     model = OrionLite(cfg)
     report = convert_official_state(state, model)
     return load_state_strict(model, report.state).to(device), cfg
+
+
+def student_fit_errors(host: OrionLiteConfig, student: OrionLiteConfig) -> List[str]:
+    """Why a student trained with config `student` cannot read `host`'s tokens ([] = fits)."""
+    errors = []
+    if host.token_dim != student.token_dim:
+        errors.append(f'token_dim {student.token_dim} != model {host.token_dim}')
+    if host.num_tokens != student.num_tokens:
+        errors.append(f'num_tokens (scene + ego + map) {student.num_tokens} != model '
+                      f'{host.num_tokens}')
+    return errors
+
+
+def graft_student(model: OrionLite, cfg: OrionLiteConfig,
+                  path: PathLike) -> Tuple[OrionLite, OrionLiteConfig]:
+    """Replace `model.student_model` by the StudentPlanner checkpoint at `path` (strict load).
+
+    The token interface (token_dim, token count) must agree; the student's own `student` and
+    `planner` configs (sizes, output_frame) replace the model's, and the returned config
+    says so (a saved grafted model reloads as one OrionLite)."""
+    name, student_cfg = read_config(path)
+    if name != 'StudentPlanner':
+        raise CheckpointError(f'{path} holds a {name}, not a StudentPlanner checkpoint')
+    errors = student_fit_errors(cfg, student_cfg)
+    if errors:
+        raise CheckpointError(f'student checkpoint {path} ({student_cfg.name}) does not fit '
+                              f'the model ({cfg.name}): ' + '; '.join(errors))
+    merged = replace(cfg, student=student_cfg.student, planner=student_cfg.planner)
+    with torch.random.fork_rng(devices=[]):        # the init is overwritten; keep global RNG
+        student = StudentPlanner(merged)
+    load_state_strict(student, read_weights(path))
+    param = next(model.parameters())
+    model.student_model = student.to(param.device, param.dtype)
+    model.cfg = merged
+    return model, merged

@@ -10,6 +10,10 @@ from typing import Any, Dict, Tuple
 
 from orion_lite_ros import layout
 
+# Frames of the VAE head's raw xy: REP-103 ego (x forward, y left) or ORION's Bench2Drive ego
+# frame (x right, y forward), in which the official Orion-Lite/ORION weights were trained.
+OUTPUT_FRAMES = ('rep103', 'right_forward')
+
 
 @dataclass(frozen=True)
 class EncoderConfig:
@@ -88,6 +92,15 @@ class PlannerConfig:
     num_waypoints: int = layout.NUM_WAYPOINTS
     min_log_sigma: float = -5.0
     max_log_sigma: float = 5.0
+    # Frame of the head's raw waypoints (and of the GT future its future distribution reads):
+    # 'rep103' | 'right_forward' (official weights). StudentPlanner converts, so its outputs
+    # and `gt_future` input are always REP-103.
+    output_frame: str = 'rep103'
+
+    def __post_init__(self):
+        if self.output_frame not in OUTPUT_FRAMES:
+            raise ValueError(f'planner.output_frame must be one of {OUTPUT_FRAMES}, '
+                             f'got {self.output_frame!r}')
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,12 @@ File layout: {'state_dict': OrderedDict, 'meta': {...}} with keys `img_backbone.
   4. renames: QT-Former modules move under `qt_former.`, PETR decoder layers get our names;
      `img_backbone.*` and `student_model.*` keep theirs.
 Anything else is reported as unmapped.
+
+The official VAE head emits waypoints in ORION's Bench2Drive ego frame (x right, y forward:
+its PID steers by pi/2 - atan2(y, x)); `official_config()` marks a config with
+`planner.output_frame = 'right_forward'` so StudentPlanner converts to REP-103.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import json
 from pathlib import Path
 import re
@@ -22,6 +26,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from orion_lite_ros.model.config import OrionLiteConfig
+
+OFFICIAL_OUTPUT_FRAME = 'right_forward'
 MANIFEST = Path(__file__).resolve().parents[1] / 'data' / 'orion_lite_fused_manifest.json'
 QT_PREFIXES = ('query_pos.', 'time_embedding.', 'ego_pose_pe.', 'position_encoder.',
                'pts_bbox_head.', 'map_head.')
@@ -68,6 +75,11 @@ class ConversionReport:
                              + (' ...' if len(items) > 10 else ''))
         lines += [f'constant {k}: {v}' for k, v in self.constants.items() if v != 'ok']
         return '\n'.join(lines)
+
+
+def official_config(cfg: OrionLiteConfig) -> OrionLiteConfig:
+    """`cfg` for a model holding official weights: the planner head's frame is theirs."""
+    return replace(cfg, planner=replace(cfg.planner, output_frame=OFFICIAL_OUTPUT_FRAME))
 
 
 def canonical_alias(key: str) -> Optional[str]:

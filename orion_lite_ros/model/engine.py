@@ -15,7 +15,7 @@ import torch
 
 from orion_lite_ros import layout
 from orion_lite_ros.model.can_bus import can_bus_from_ego
-from orion_lite_ros.model.checkpoint import load_checkpoint
+from orion_lite_ros.model.checkpoint import graft_student, load_checkpoint
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.orion_lite import OrionLite
 from orion_lite_ros.model.preprocess import PreprocessConfig, preprocess_views
@@ -30,6 +30,7 @@ class EngineConfig:
     model_preset: str = 'mini'          # OrionLiteConfig preset when no checkpoint is given
     model_config: str = ''              # JSON file of OrionLiteConfig.to_dict() (optional)
     checkpoint: str = ''                # our checkpoint dir / .safetensors, or official .pth
+    student_checkpoint: str = ''        # StudentPlanner checkpoint put into the model's student
     device: str = 'auto'                # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     precision: str = 'fp32'             # 'fp32' | 'fp16' | 'bf16'
     compile: bool = False               # torch.compile the encoder and the student
@@ -54,11 +55,22 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(cfg: EngineConfig):
-    """-> (OrionLite, OrionLiteConfig): from the checkpoint, else random init (warned)."""
+    """-> (OrionLite, OrionLiteConfig): from the checkpoint, else random init (warned); then
+    `student_checkpoint`, if given, replaces its student planner."""
+    model, model_cfg = _host_model(cfg)
+    if cfg.student_checkpoint:
+        model, model_cfg = graft_student(model, model_cfg, cfg.student_checkpoint)
+        LOG.info('student planner from %s (output frame %s)', cfg.student_checkpoint,
+                 model_cfg.planner.output_frame)
+    return model, model_cfg
+
+
+def _host_model(cfg: EngineConfig):
     if cfg.checkpoint:
         model, model_cfg = load_checkpoint(cfg.checkpoint)
         if not isinstance(model, OrionLite):
-            raise ValueError(f'{cfg.checkpoint} holds a {type(model).__name__}, not OrionLite')
+            raise ValueError(f'{cfg.checkpoint} holds a {type(model).__name__}, not OrionLite'
+                             ' (a StudentPlanner goes in EngineConfig.student_checkpoint)')
         return model, model_cfg
     if cfg.model_config:
         import json
@@ -66,8 +78,9 @@ def build_model(cfg: EngineConfig):
             model_cfg = OrionLiteConfig.from_dict(json.load(f))
     else:
         model_cfg = OrionLiteConfig.preset(cfg.model_preset)
-    LOG.warning('!!! NO CHECKPOINT: Orion-Lite %r runs with RANDOM WEIGHTS; its waypoints '
-                'are meaningless. Set EngineConfig.checkpoint. !!!', model_cfg.name)
+    random_part = 'encoder + QT-Former' if cfg.student_checkpoint else 'Orion-Lite'
+    LOG.warning('!!! NO CHECKPOINT: %s (%r) runs with RANDOM WEIGHTS; its waypoints are '
+                'meaningless. Set EngineConfig.checkpoint. !!!', random_part, model_cfg.name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)                 # reproducible random init
         return OrionLite(model_cfg), model_cfg

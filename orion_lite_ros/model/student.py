@@ -8,6 +8,10 @@ VAE noise (`noise` argument of `forward`):
   'mean'        zero noise: the mean of the latent distribution (deterministic)
   torch.Generator  sample with this generator (reproducible)
   Tensor (B, 1, latent)  this noise
+
+Frames: inputs (`gt_future`) and outputs (`all_modes`, `waypoints`) are REP-103 ego frame
+(x forward, y left). The VAE head itself works in `cfg.planner.output_frame`; for official
+weights that is 'right_forward' (x right, y forward) and `plan()` converts at its boundary.
 """
 from typing import Dict, Optional, Union
 
@@ -17,6 +21,20 @@ from torch import nn
 from orion_lite_ros.model.config import OrionLiteConfig
 
 Noise = Union[None, str, torch.Generator, torch.Tensor]
+
+
+def head_to_rep103(xy: torch.Tensor, frame: str) -> torch.Tensor:
+    """(..., 2) xy in the head's `frame` -> REP-103: right_forward (x_r, y_f) -> (y_f, -x_r)."""
+    if frame == 'rep103':
+        return xy
+    return torch.stack([xy[..., 1], -xy[..., 0]], dim=-1)
+
+
+def rep103_to_head(xy: torch.Tensor, frame: str) -> torch.Tensor:
+    """Inverse of `head_to_rep103`: REP-103 (x_fwd, y_left) -> right_forward (-y_left, x_fwd)."""
+    if frame == 'rep103':
+        return xy
+    return torch.stack([-xy[..., 1], xy[..., 0]], dim=-1)
 
 
 class DistributionEncoder(nn.Module):
@@ -118,7 +136,7 @@ class StudentPlanner(nn.Module):
 
     def forward(self, tokens: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                 gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """gt_future (B, T, 2) cumulative ego-frame positions (training: future latent)."""
+        """gt_future (B, T, 2) cumulative REP-103 positions (training: future latent)."""
         planning_token = self.decode(tokens)                              # (B, D_tok)
         out = self.plan(planning_token, noise, gt_future)
         out['planning_token'] = planning_token
@@ -128,24 +146,27 @@ class StudentPlanner(nn.Module):
 
     def plan(self, planning_token: torch.Tensor, noise: Noise = None,
              gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """VAE planner: planning token (B, D) -> all_modes (B, M, T, 2) cumulative."""
+        """VAE planner: planning token (B, D) -> all_modes (B, M, T, 2) cumulative, REP-103."""
+        frame = self.cfg.planner.output_frame
         present = planning_token[:, None].float()                         # (B, 1, D)
         out = {}
         mu, log_sigma = self.present_distribution(present.to(self._dtype()))
         out['present_mu'], out['present_log_sigma'] = mu, log_sigma
         if gt_future is not None:
-            steps = torch.diff(gt_future.float(), dim=1, prepend=gt_future[:, :1] * 0)
+            native = rep103_to_head(gt_future.float(), frame)              # head's own frame
+            steps = torch.diff(native, dim=1, prepend=native[:, :1] * 0)
             fut_in = torch.cat([present, steps.flatten(1)[:, None]], dim=-1)  # (B, 1, D + 2T)
             f_mu, f_log_sigma = self.future_distribution(fut_in.to(self._dtype()))
             out['future_mu'], out['future_log_sigma'] = f_mu, f_log_sigma
             if self.training:
                 mu, log_sigma = f_mu, f_log_sigma
         latent = mu + log_sigma.exp() * _make_noise(noise, mu)           # (B, 1, latent)
-        out['all_modes'] = torch.cumsum(self._decode_steps(planning_token, latent), dim=2)
+        raw = torch.cumsum(self._decode_steps(planning_token, latent), dim=2)
+        out['all_modes'] = head_to_rep103(raw, frame)
         return out
 
     def _decode_steps(self, planning_token: torch.Tensor, latent: torch.Tensor):
-        """GRU future states + MLP -> step offsets (B, M, T, 2)."""
+        """GRU future states + MLP -> step offsets (B, M, T, 2), in the head's frame."""
         p = self.cfg.planner
         B, D = planning_token.shape
         x = latent.transpose(0, 1).expand(p.num_waypoints, B, -1)            # (T, B, latent)
