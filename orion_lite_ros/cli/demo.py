@@ -1,0 +1,248 @@
+"""orion-lite-demo: drive the held-out embedded routes through real ROS 2 nodes and score them.
+
+Two runs, each through ``bridge_node`` over DDS (loopback, our Fast DDS profile):
+  1. expert:  the simulator's privileged expert drives (bridge ``driver: expert``);
+  2. planner: bridge + ``planner_node`` + ``controller_node`` in lock-step (``driver: stack``).
+Then the Bench2Drive table (expert and planner side by side), results JSON per run, a BEV plot
+per route (route, expert path, planner path) and a few front-camera frames, under ``--out``.
+Each run resumes from its results file (``--fresh`` starts over).
+
+    orion-lite-demo                 # every held-out route
+    orion-lite-demo --routes 3      # the first three
+    orion-lite-demo --quick         # one short route, CI-sized
+"""
+import argparse
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+UNTRAINED_NOTE = ('NOTE: the planner is UNTRAINED (random-initialised mini model) until the '
+                  'training work lands; pass --checkpoint DIR to drive a trained model. '
+                  'Its score says nothing about Orion-Lite yet.')
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out_dir: Path = Path('out/demo')
+    num_routes: int = 0                  # 0 = every held-out route
+    quick: bool = False
+    checkpoint: str = ''
+    mode: str = 'processes'              # processes | threads (nodes/runner.py)
+    run_expert: bool = True
+    run_planner: bool = True
+    fresh: bool = False
+    max_steps_per_route: int = 0         # 0 = routes run to their end / timeout
+    command_timeout_s: float = 10.0
+    frames_every_n: int = 40             # front-camera PNG every n steps of the planner run
+    run_timeout_s: float = 6 * 3600.0
+
+    @property
+    def routes_to_drive(self) -> int:
+        return 1 if self.quick and self.num_routes == 0 else self.num_routes
+
+    @property
+    def steps_cap(self) -> int:
+        return self.max_steps_per_route or (800 if self.quick else 0)
+
+
+def _bridge_params(cfg: DemoConfig, driver: str, out: Path) -> dict:
+    return {'driver': driver, 'backend': 'embedded', 'num_routes': cfg.routes_to_drive,
+            'output_dir': str(out), 'max_steps_per_route': cfg.steps_cap,
+            'command_timeout_s': cfg.command_timeout_s, 'first_command_timeout_s': 180.0,
+            'wait_for_stack_s': 180.0, 'on_missing_command': 'brake',
+            'save_frames_every_n': cfg.frames_every_n if driver == 'stack' else 0,
+            'run_key': f'demo/{driver}/quick={cfg.quick}/steps={cfg.steps_cap}/'
+                       f'ckpt={cfg.checkpoint or "random"}'}
+
+
+def _stack_specs(cfg: DemoConfig) -> list:
+    from orion_lite_ros.cli.drive import drive_specs
+    specs = drive_specs('sim', use_sim_time=True)
+    out = []
+    for spec in specs:
+        params = dict(spec.parameters)
+        if spec.executable == 'planner_node':
+            params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto')
+        if spec.executable == 'controller_node':
+            # Lock-step: every command must answer a trajectory. The controller's timer would
+            # also publish (stamped with the clock, from the previous trajectory) and could
+            # win the race for a step; slow it to once per 1000 s of sim time.
+            params.update(rate_hz=0.001)
+        out.append(type(spec)(spec.executable, params_files=spec.params_files,
+                              parameters=params, remappings=spec.remappings))
+    return out
+
+
+def _prepare_out(out: Path, run_key: str, fresh: bool) -> None:
+    """Resume only results of the same run; anything else in ``out`` is replaced."""
+    results = out / 'results.json'
+    if results.is_file() and not fresh:
+        try:
+            stored = json.loads(results.read_text()).get('run', {}).get('run_key', '')
+        except (OSError, ValueError):
+            stored = None
+        if stored == run_key:
+            print(f'[demo] resuming {results}')
+            return
+        print(f'[demo] {results} is from another run ({stored!r}); starting afresh')
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+
+def _wait_for_bridge(group, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    if group.mode == 'threads':
+        bridge = next(n for n in group.nodes if hasattr(n, 'done'))
+        if not bridge.done.wait(timeout_s):
+            raise TimeoutError('the bridge did not finish in time')
+        if bridge.error:
+            raise RuntimeError(f'bridge failed: {bridge.error}')
+        return
+    proc = group.processes[0]
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError('the bridge did not finish in time')
+        if any(p.poll() is not None for p in group.processes[1:]):
+            raise RuntimeError('a driving node exited early; see its log above')
+        time.sleep(0.2)
+    if proc.returncode != 0:
+        raise RuntimeError(f'bridge_node exited with code {proc.returncode}')
+
+
+def run_one(cfg: DemoConfig, driver: str) -> dict:
+    """One closed-loop run through ROS nodes; returns its results JSON."""
+    from orion_lite_ros.nodes.runner import NodeSpec, start_nodes
+    out = cfg.out_dir / ('expert' if driver == 'expert' else 'planner')
+    params = _bridge_params(cfg, driver, out)
+    _prepare_out(out, params['run_key'], cfg.fresh)
+    specs = [NodeSpec('bridge_node', parameters=params)]
+    if driver == 'stack':
+        specs += _stack_specs(cfg)
+    print(f'[demo] {driver}: {" + ".join(s.executable for s in specs)} ({cfg.mode})', flush=True)
+    t0 = time.monotonic()
+    with start_nodes(specs, mode=cfg.mode) as group:
+        _wait_for_bridge(group, cfg.run_timeout_s)
+    print(f'[demo] {driver}: done in {time.monotonic() - t0:.0f} s', flush=True)
+    return json.loads((out / 'results.json').read_text())
+
+
+def records_of(results: dict) -> list:
+    from orion_lite_ros.eval.records import RouteRecord
+    return [RouteRecord.from_json(d) for d in results.get('route_records', [])]
+
+
+def steps_per_s(results: dict) -> Optional[float]:
+    values = [float(r['meta']['steps_per_s']) for r in results.get('route_records', [])
+              if r.get('meta', {}).get('steps_per_s')]
+    return sum(values) / len(values) if values else None
+
+
+def plot_routes(out_dir: Path, runs: Dict[str, Path]) -> List[Path]:
+    """One BEV PNG per route: the route and each run's driven path (from the drive logs)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    route_ids = sorted({p.stem for d in runs.values() for p in (d / 'logs').glob('*.npz')})
+    written = []
+    for rid in route_ids:
+        fig, ax = plt.subplots(figsize=(6, 6))
+        drawn_route = False
+        for (name, folder), color in zip(runs.items(), ('tab:green', 'tab:red', 'tab:blue')):
+            path = folder / 'logs' / f'{rid}.npz'
+            if not path.is_file():
+                continue
+            log = np.load(path)
+            if not drawn_route:
+                ax.plot(*log['route_xy'].T, 'k--', lw=1, label='route')
+                drawn_route = True
+            ax.plot(*log['ego_xy'].T, color=color, lw=2, label=f'{name} ({len(log["ego_xy"])} '
+                    'steps)')
+        ax.set_aspect('equal')
+        ax.set_xlabel('x (m, map)')
+        ax.set_ylabel('y (m, map)')
+        ax.set_title(rid)
+        ax.legend(loc='best', fontsize=8)
+        target = out_dir / 'plots' / f'{rid}.png'
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target, dpi=90)
+        plt.close(fig)
+        written.append(target)
+    return written
+
+
+def report(cfg: DemoConfig, results: Dict[str, dict]) -> str:
+    from orion_lite_ros.eval.bench2drive import summarize, summary_table
+    summaries, lines = {}, []
+    for name, data in results.items():
+        expected = data['_checkpoint']['progress'][1]
+        summaries[name] = summarize(records_of(data), expected_routes=expected)
+    lines.append(summary_table(summaries))
+    for name, data in results.items():
+        rate = steps_per_s(data)
+        lines.append(f'{name}: mean {rate:.1f} simulation steps/s (20 Hz sim time)'
+                     if rate else f'{name}: no routes driven')
+    if 'planner' in results:
+        lines.append(UNTRAINED_NOTE if not cfg.checkpoint else
+                     f'planner checkpoint: {cfg.checkpoint}')
+    text = '\n'.join(lines)
+    (cfg.out_dir / 'summary.txt').write_text(text + '\n')
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='orion-lite-demo', description=__doc__.split('\n')[0])
+    p.add_argument('--routes', type=int, default=0, help='first N held-out routes (0 = all)')
+    p.add_argument('--quick', action='store_true', help='one route, at most 800 steps (40 s)')
+    p.add_argument('--out', default='out/demo', help='output folder')
+    p.add_argument('--checkpoint', default='', help='trained planner (default: random init)')
+    p.add_argument('--mode', choices=('processes', 'threads'), default='processes')
+    p.add_argument('--max-steps', type=int, default=0, help='cap per route (0 = none)')
+    p.add_argument('--command-timeout', type=float, default=10.0,
+                   help='lock-step wait for each command (s)')
+    p.add_argument('--only', choices=('expert', 'planner'), default=None)
+    p.add_argument('--fresh', action='store_true', help='ignore earlier results in --out')
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    cfg = DemoConfig(out_dir=Path(args.out), num_routes=args.routes, quick=args.quick,
+                     checkpoint=args.checkpoint, mode=args.mode, fresh=args.fresh,
+                     run_expert=args.only in (None, 'expert'),
+                     run_planner=args.only in (None, 'planner'),
+                     max_steps_per_route=args.max_steps, command_timeout_s=args.command_timeout)
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    # Offscreen MuJoCo rendering in the bridge (inherited by node processes); GLFW needs a display.
+    os.environ.setdefault('MUJOCO_GL', 'egl')
+    if cfg.run_planner and not cfg.checkpoint:
+        print(UNTRAINED_NOTE, flush=True)
+    results = {}
+    try:
+        if cfg.run_expert:
+            results['expert'] = run_one(cfg, 'expert')
+        if cfg.run_planner:
+            results['planner'] = run_one(cfg, 'stack')
+    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+        print(f'orion-lite-demo: {exc}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('orion-lite-demo: interrupted; finished routes are kept (re-run to resume)',
+              file=sys.stderr)
+        return 130
+    plots = plot_routes(cfg.out_dir, {n: cfg.out_dir / n for n in results})
+    print(report(cfg, results))
+    print(f'[demo] results: {", ".join(str(cfg.out_dir / n / "results.json") for n in results)}'
+          f'; {len(plots)} plots in {cfg.out_dir / "plots"}; frames in '
+          f'{cfg.out_dir / "planner" / "frames"}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

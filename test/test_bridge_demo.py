@@ -1,0 +1,24 @@
+"""The main job end to end (slow): orion-lite-demo --quick writes both results and a plot."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_demo_quick(tmp_path):
+    env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
+    proc = subprocess.run([sys.executable, '-m', 'orion_lite_ros.cli.demo', '--quick', '--out',
+                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'UNTRAINED' in proc.stdout and 'Driving Score' in proc.stdout
+    expert = json.loads((tmp_path / 'expert' / 'results.json').read_text())
+    planner = json.loads((tmp_path / 'planner' / 'results.json').read_text())
+    assert expert['_checkpoint']['progress'] == [1, 1]
+    assert expert['bench2drive']['route_completion'] > 50.0
+    rec = planner['route_records'][0]['meta']
+    assert int(rec['commands_received']) == int(rec['steps'])
+    assert list((tmp_path / 'plots').glob('*.png'))
