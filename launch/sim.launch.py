@@ -54,7 +54,7 @@ def _nodes(context, *args, **kwargs):
         if spec.executable == 'planner_node':
             params['checkpoint'] = _arg(context, 'checkpoint')
         if spec.executable == 'controller_node':
-            params['rate_hz'] = 0.001          # lock-step: commands only answer trajectories
+            params['rate_hz'] = 0.0          # lock-step: commands only answer trajectories
         actions.append(Node(package='orion_lite_ros', executable=spec.executable,
                             name=spec.executable, output='screen',
                             parameters=list(spec.params_files) + [params],

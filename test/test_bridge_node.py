@@ -158,7 +158,7 @@ def test_stack_closed_loop_with_planner_and_controller_nodes(tmp_path):
     stack = []
     for spec in drive_specs('sim', use_sim_time=True):
         params = dict(spec.parameters)
-        params.update({'rate_hz': 0.001} if spec.executable == 'controller_node' else {})
+        params.update({'rate_hz': 0.0} if spec.executable == 'controller_node' else {})
         stack.append(type(spec)(spec.executable, params_files=spec.params_files,
                                 parameters=params, remappings=spec.remappings))
     with start_nodes([bridge] + stack, mode='threads') as group:

@@ -142,3 +142,31 @@ def test_bad_parameter_is_refused(ros_context):
     with pytest.raises(ParameterError, match="'rate_hz'"):
         start_nodes([NodeSpec('controller_node', parameters={'rate_hz': 'fast'})],
                     context=ros_context)
+
+
+def test_lockstep_rate_zero_only_answers_trajectories(ros_context):
+    """rate_hz 0: no timer commands, so a lock-step bridge sees only stamped answers."""
+    specs = [NodeSpec('controller_node', name='ctl_lockstep', remappings={
+        '~/input/trajectory': '/ls/trajectory', '~/input/odometry': '/ls/odom',
+        '~/output/command': '/ls/command'}, parameters={'rate_hz': 0.0})]
+    group = start_nodes(specs, context=ros_context)
+    probe = Probe(ros_context)
+    try:
+        probe.listen(Joy, '/ls/command')
+        traj = probe.node.create_publisher(Path, '/ls/trajectory', RELIABLE_QOS)
+        odom = probe.node.create_publisher(Odometry, '/ls/odom', RELIABLE_QOS)
+        assert probe.spin_until(lambda: traj.get_subscription_count()
+                                and odom.get_subscription_count())
+        now = probe.now_ns()
+        odom.publish(odometry(now))
+        probe.spin_until(lambda: False, 0.5)
+        assert probe.received['/ls/command'] == []           # nothing without a trajectory
+        stamp_ns = now + 50_000_000
+        traj.publish(straight_path(stamp_ns))
+        assert probe.spin_until(lambda: probe.received['/ls/command'])
+        probe.spin_until(lambda: False, 0.5)
+        stamps = [m.header.stamp for m in probe.received['/ls/command']]
+        assert stamps == [ns_to_stamp(stamp_ns)]
+    finally:
+        probe.close()
+        group.shutdown()

@@ -72,7 +72,7 @@ def _stack_specs(cfg: DemoConfig) -> list:
             # Lock-step: every command must answer a trajectory. The controller's timer would
             # also publish (stamped with the clock, from the previous trajectory) and could
             # win the race for a step; slow it to once per 1000 s of sim time.
-            params.update(rate_hz=0.001)
+            params.update(rate_hz=0.0)
         out.append(type(spec)(spec.executable, params_files=spec.params_files,
                               parameters=params, remappings=spec.remappings))
     return out

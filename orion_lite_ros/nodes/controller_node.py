@@ -41,7 +41,8 @@ except ImportError:
 
 @dataclass(frozen=True)
 class ControllerNodeConfig:
-    rate_hz: float = param(20.0, 'control timer rate (Hz); new trajectories also trigger a step')
+    rate_hz: float = param(20.0, 'control timer rate (Hz); new trajectories also trigger a '
+                                 'step; 0 = lock-step: answer trajectories only')
     max_trajectory_age_s: float = param(1.0, 'older trajectory (node clock - stamp) -> brake')
     max_odometry_age_s: float = param(0.5, 'older odometry -> brake')
     trajectory_frame_id: str = param('base_link', 'expected trajectory frame ("" = any)')
@@ -50,7 +51,9 @@ class ControllerNodeConfig:
     publish_ackermann: bool = param(True, 'AckermannDriveStamped when importable')
 
     def __post_init__(self):
-        for name in ('rate_hz', 'max_trajectory_age_s', 'max_odometry_age_s'):
+        if not (math.isfinite(self.rate_hz) and self.rate_hz >= 0):
+            raise ValueError(f'rate_hz must be finite and >= 0, got {self.rate_hz}')
+        for name in ('max_trajectory_age_s', 'max_odometry_age_s'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f'{name} must be finite and > 0, got {value}')
@@ -108,7 +111,9 @@ class ControllerNode(Node):
         self._outputs = self._make_publishers()
         self.create_subscription(Path, '~/input/trajectory', self._on_trajectory, RELIABLE_QOS)
         self.create_subscription(Odometry, '~/input/odometry', self._on_odometry, RELIABLE_QOS)
-        self.create_timer(1.0 / self.config.rate_hz, self._on_timer)
+        if self.config.rate_hz > 0:
+            # Lock-step bridges (rate_hz 0) must only see answers stamped with their frame.
+            self.create_timer(1.0 / self.config.rate_hz, self._on_timer)
 
     def _make_publishers(self):
         cfg = self.config

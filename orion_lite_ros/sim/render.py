@@ -5,6 +5,7 @@ the scene has few geoms; vehicles and pedestrians are mocap bodies moved every s
 colours are geom colours switched every step. Shadows, reflections and anti-aliasing are off.
 """
 from dataclasses import dataclass
+import os
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -28,6 +29,9 @@ class RenderConfig:
     marking_width_m: float = 0.15
     dash_on_m: float = 3.0
     dash_off_m: float = 5.0
+    # MuJoCo's offscreen GL backend when MUJOCO_GL is unset: 'egl' (Mesa on CPU, NVIDIA on GPU)
+    # or 'osmesa'. Without it MuJoCo tries GLFW, which needs a display.
+    gl_backend: str = 'egl'
 
 
 def _strip_mesh(left: np.ndarray, right: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -204,6 +208,7 @@ class CameraRenderer:
     """Renders the six rig cameras of ``world`` (rebuild one per loaded world)."""
 
     def __init__(self, world: World, cfg: RenderConfig = RenderConfig()):
+        os.environ.setdefault('MUJOCO_GL', cfg.gl_backend)   # read by mujoco at import
         import mujoco  # imported here so physics-only users never need a GL context
         self._mj = mujoco
         self.cfg = cfg
