@@ -16,6 +16,8 @@ CONSOLE_SCRIPTS = [
     ('orion-lite-train', 'orion_lite_ros.cli.train:main'),
     ('orion-lite-bench', 'orion_lite_ros.cli.bench:main'),
     ('orion-lite-convert', 'orion_lite_ros.cli.convert:main'),
+    ('orion-lite-datagen', 'orion_lite_ros.cli.datagen:main'),
+    ('orion-lite-teacher', 'orion_lite_ros.cli.teacher:main'),
 ]
 
 setup(
