@@ -1,4 +1,5 @@
 """Test-wide set-up: DDS confined to loopback with our profile and a private domain id."""
+import itertools
 import os
 
 import pytest
@@ -29,12 +30,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+_next_domain = itertools.count()
+
+
+def fresh_domain_id() -> int:
+    """A DDS domain of one test's own (100-199), so nodes a previous test left behind, or
+    another pytest run on this machine, never answer on the same topics."""
+    return 10 + (os.getpid() * 7 + next(_next_domain)) % 80
+
+
 @pytest.fixture
-def ros_context():
-    """An rclpy context of the test's own, shut down afterwards."""
+def ros_domain(monkeypatch):
+    """A fresh ROS_DOMAIN_ID for this test, also for subprocess nodes it starts."""
+    domain = fresh_domain_id()
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+    return domain
+
+
+@pytest.fixture
+def ros_context(ros_domain):
+    """An rclpy context of the test's own, on the test's own domain, shut down afterwards."""
     import rclpy
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=ros_domain)
     try:
         yield context
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.slow
 @pytest.mark.ros
-def test_demo_quick(tmp_path):
+def test_demo_quick(tmp_path, ros_domain):
     env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
     proc = subprocess.run([sys.executable, '-m', 'orion_lite_ros.cli.demo', '--quick', '--out',
                            str(tmp_path)], env=env, capture_output=True, text=True, timeout=900)

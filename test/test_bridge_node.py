@@ -70,9 +70,11 @@ def _run_bridge(context, params, backend, routes, extra_nodes=(), timeout_s=60.0
 def test_lockstep_with_responding_stack_finishes_and_writes_results(ros_context, tmp_path):
     responder = Responder(ros_context)
     backend = PointBackend()
-    params = {'output_dir': str(tmp_path), 'command_timeout_s': 2.0, 'wait_for_stack_s': 5.0}
+    # Generous timeouts: on a loaded 2-core machine single in-process DDS deliveries have been
+    # seen to take seconds; every step must still be answered by its own command.
+    params = {'output_dir': str(tmp_path), 'command_timeout_s': 10.0, 'wait_for_stack_s': 10.0}
     node = _run_bridge(ros_context, params, backend, [straight_route('a'), straight_route('b')],
-                       [responder.node])
+                       [responder.node], timeout_s=300.0)
     assert backend.closed == 1
     rec = node.records[0]
     steps = int(rec.meta['steps'])

@@ -31,7 +31,7 @@ def _records(path: Path) -> list:
         return []
 
 
-def test_killed_run_resumes_without_redoing_finished_routes(tmp_path):
+def test_killed_run_resumes_without_redoing_finished_routes(tmp_path, ros_domain):
     from orion_lite_ros.sim.backend import heldout_routes
     ids = [r.route_id for r in heldout_routes()[:3]]
     results = tmp_path / 'results.json'

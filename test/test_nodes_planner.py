@@ -6,6 +6,7 @@ trajectory's frame and stamps, markers, diagnostics and the controller's Joy sta
 import math
 import time
 
+from conftest import fresh_domain_id
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
 import numpy as np
@@ -32,7 +33,7 @@ def rig():
     pytest.importorskip('torch')
     pytest.importorskip('orion_lite_ros.model.engine')
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=fresh_domain_id())
     remap = {f'~/input/cameras/{c}/image': f'/t/cam/{c}' for c in CAMERA_NAMES}
     remap.update({'~/input/odometry': '/t/odom', '~/input/route': '/t/route',
                   '~/output/trajectory': '/t/trajectory', '~/output/markers': '/t/markers'})
