@@ -146,3 +146,27 @@ def diagnostic_status(name: str, hardware_id: str, level: int, message: str,
                             message=message,
                             values=[KeyValue(key=k, value=text(v)) for k, v in values.items()])
 
+
+
+def spin_main(executable: str, node_factory, args=None) -> int:
+    """Console-script body of a node: init, build (exit 2 on a refused parameter), spin until
+    Ctrl-C or shutdown, then close (when the node has ``close()``), destroy and shut down."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    rclpy.init(args=args)
+    try:
+        node = node_factory()
+    except ParameterError as exc:
+        print(f'{executable}: refused parameter: {exc}', flush=True)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if hasattr(node, 'close'):
+            node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -14,13 +14,11 @@ import threading
 from typing import Optional
 
 from nav_msgs.msg import Odometry, Path
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Joy
 
 from orion_lite_ros.control.bench2drive import Bench2DriveController, Bench2DriveControllerConfig
-from orion_lite_ros.nodes.common import RELIABLE_QOS, ParameterError, declare_config, param
+from orion_lite_ros.nodes.common import RELIABLE_QOS, declare_config, param, spin_main
 from orion_lite_ros.ros.conversions import ego_state_from_odometry, path_to_array
 from orion_lite_ros.ros.time import stamp_to_ns
 from orion_lite_ros.types import VehicleCommand
@@ -191,21 +189,7 @@ def _age_s(now_ns: int, stamp) -> float:
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = ControllerNode()
-    except ParameterError as exc:
-        print(f'controller_node: refused parameter: {exc}', flush=True)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_main('controller_node', ControllerNode, args)
 
 
 if __name__ == '__main__':

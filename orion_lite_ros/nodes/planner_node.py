@@ -19,8 +19,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import AccelWithCovarianceStamped, Point
 from nav_msgs.msg import Odometry, Path
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA
@@ -36,6 +34,7 @@ from orion_lite_ros.nodes.common import (
     ParameterError,
     declare_config,
     diagnostic_status,
+    spin_main,
 )
 from orion_lite_ros.planning.frame_assembly import (
     EngineError,
@@ -334,22 +333,7 @@ def autoware_trajectory(path: Path, waypoints: np.ndarray):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = PlannerNode()
-    except ParameterError as exc:
-        print(f'planner_node: refused parameter: {exc}', flush=True)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_main('planner_node', PlannerNode, args)
 
 
 if __name__ == '__main__':
