@@ -46,12 +46,16 @@ class Responder:
 
 
 def _run_bridge(context, params, backend, routes, extra_nodes=(), timeout_s=60.0):
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     from orion_lite_ros.nodes.bridge_node import BridgeNode
     node = BridgeNode(backend_factory=lambda cfg: backend, routes=routes, context=context,
                       cli_args=_ros_args(params))
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    # Single-threaded like bridge_node's main(): driving runs in the node's own thread and the
+    # callbacks are short. rclpy 9.1's MultiThreadedExecutor re-submits a task until a pool
+    # thread starts it (ros2/rclpy#1547), ~300 submits per callback here: the spin thread
+    # holds the GIL and each command round trip took 0.3-0.7 s instead of ~1 ms.
+    executor = SingleThreadedExecutor(context=context)
     for n in (node, *extra_nodes):
         executor.add_node(n)
     spinner = threading.Thread(target=executor.spin, daemon=True)
