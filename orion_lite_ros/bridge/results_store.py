@@ -8,9 +8,9 @@ moment leaves either the previous complete file or the new complete file, never 
 import json
 import os
 from pathlib import Path
-import tempfile
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from orion_lite_ros.atomic_io import atomic_write
 from orion_lite_ros.eval.bench2drive import results_json
 from orion_lite_ros.eval.records import RouteRecord
 
@@ -20,19 +20,7 @@ class ResultsMismatch(RuntimeError):
 
 
 def atomic_write_json(path: Path, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    path = atomic_write(path, lambda f: json.dump(data, f, indent=1))
     _fsync_dir(path.parent)
 
 

@@ -6,13 +6,13 @@ and stored as `<root>/<teacher>/<frame>.npy`, written atomically so that a crash
 a half-written feature that a later run would trust.
 """
 import hashlib
-import os
 from pathlib import Path
 import re
-import tempfile
 from typing import Any, Callable, Mapping, Optional, Protocol, runtime_checkable
 
 import numpy as np
+
+from orion_lite_ros.atomic_io import atomic_write
 
 
 @runtime_checkable
@@ -31,18 +31,7 @@ def _safe_name(text: str) -> str:
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            np.save(handle, array)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda handle: np.save(handle, array), binary=True)
 
 
 class FeatureCache:
