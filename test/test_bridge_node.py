@@ -133,6 +133,29 @@ def test_expert_driver_on_embedded_simulator(ros_context, tmp_path):
     assert data['run']['run_key'] == 'embedded/expert'
 
 
+def test_teacher_driver_on_embedded_simulator(ros_context, tmp_path):
+    from orion_lite_ros.sim.backend import EmbeddedBackend, heldout_routes
+    from orion_lite_ros.sim.config import SimConfig
+    from orion_lite_ros.teacher.model import PrivilegedTeacher, save_teacher
+    save_teacher(tmp_path / 'teacher', PrivilegedTeacher())
+    backend = EmbeddedBackend(SimConfig(render=False))
+    params = {'output_dir': str(tmp_path), 'driver': 'teacher', 'max_steps_per_route': 30,
+              'teacher_checkpoint': str(tmp_path / 'teacher')}
+    node = _run_bridge(ros_context, params, backend, [heldout_routes()[0]], timeout_s=120.0)
+    rec = node.records[0]
+    assert rec.meta['driver'] == 'teacher' and float(rec.meta['plan_ms_mean']) > 0
+    assert json.loads((tmp_path / 'results.json').read_text())['run']['run_key'] == \
+        'embedded/teacher'
+
+
+def test_teacher_driver_needs_a_checkpoint_and_the_embedded_backend():
+    from orion_lite_ros.bridge.config import BridgeConfig
+    with pytest.raises(ValueError, match='teacher_checkpoint'):
+        BridgeConfig(driver='teacher')
+    with pytest.raises(ValueError, match='embedded'):
+        BridgeConfig(driver='teacher', backend='carla', teacher_checkpoint='x')
+
+
 def test_recording_to_mcap_reads_back(ros_context, tmp_path):
     from rosbags.highlevel import AnyReader
     backend = PointBackend(size_hw=(4, 6))

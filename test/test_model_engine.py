@@ -52,6 +52,15 @@ def test_streams_are_independent_and_reset(engine):
     assert np.array_equal(engine.plan(f0, stream='a').planning_token, a0)
 
 
+def test_without_temporal_memory_each_frame_is_planned_alone():
+    eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                       jpeg_reencode=False, temporal_memory=False))
+    f0, f1 = _frame(eng, 0), _frame(eng, 100_000_000)
+    first = eng.plan(f1).planning_token
+    eng.plan(f0)
+    assert np.array_equal(eng.plan(f1).planning_token, first)    # history has no effect
+
+
 @pytest.mark.parametrize('changes, match', [
     (lambda f: {'images': f.images[:5]}, 'expected 6 camera views'),
     (lambda f: {'images': f.images[..., 0]}, r'\(N_cam, H, W, 3\)'),

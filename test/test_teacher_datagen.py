@@ -99,3 +99,25 @@ def test_resume_skips_finished_and_redoes_incomplete_identically(episodes):
 def test_heldout_seeds_are_refused():
     with pytest.raises(ValueError, match='held-out'):
         training_routes([100001], ['lead_brake'])
+
+
+def test_teacher_checkpoint_records_its_planning_token(tmp_path):
+    from orion_lite_ros.teacher.config import TeacherConfig
+    from orion_lite_ros.teacher.model import PrivilegedTeacher, save_teacher, to_torch
+    from orion_lite_ros.teacher.tokens import from_frame
+    torch = pytest.importorskip('torch')
+    torch.manual_seed(0)
+    teacher = PrivilegedTeacher(TeacherConfig(d_model=32, num_layers=1, ffn_dim=64,
+                                              token_dim=48, head_hidden=32))
+    save_teacher(tmp_path / 'teacher', teacher)
+    cfg = DatagenConfig(**{**CFG.__dict__, 'out_dir': str(tmp_path / 'eps'), 'render': False,
+                           'perturbed_per_route': 0, 'max_steps': 80,
+                           'teacher_checkpoint': str(tmp_path / 'teacher')})
+    generate(cfg, training_routes([0], ['lead_brake']), log=lambda s: None)
+    ds = EpisodeDataset(cfg.out_dir, require_teacher=True)
+    assert ds[2]['teacher_token'].shape == (48,)
+    with np.load(f'{cfg.out_dir}/lead_brake_0_p0/frames/000002.npz') as f:
+        assert f['teacher_token'].dtype == np.float16
+        with torch.no_grad():
+            expected = teacher.eval()(to_torch(from_frame(f)))['planning_token'][0].numpy()
+        np.testing.assert_allclose(f['teacher_token'], expected, atol=2e-2)

@@ -53,6 +53,18 @@ def test_annotate_fills_the_cache_the_dataset_reads(trained):
 def test_annotate_into_episodes(trained):
     root, cfg, _ = trained
     ckpt = str(root / 'run' / 'teacher')
-    annotate(ckpt, cfg.episodes_dir, None, into_episodes=True)
+    result = annotate(ckpt, cfg.episodes_dir, None, into_episodes=True, workers=2)
     ds = EpisodeDataset(cfg.episodes_dir, require_teacher=True)
+    assert result['frames'] == len(ds)
     assert ds[0]['teacher_token'].shape == (SMALL.token_dim,)
+
+
+def test_parallel_token_loading_keeps_the_order(trained):
+    from orion_lite_ros.teacher.train import episode_dirs, load_tokens
+    _, cfg, _ = trained
+    eps = episode_dirs(cfg.episodes_dir)
+    one, two = load_tokens(eps), load_tokens(eps, workers=2)
+    assert one.frame_ids == two.frame_ids
+    for k in one.tokens:
+        np.testing.assert_array_equal(one.tokens[k], two.tokens[k])
+    np.testing.assert_array_equal(one.future, two.future)

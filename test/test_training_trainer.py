@@ -52,6 +52,7 @@ def test_lr_schedules():
 def test_config_yaml_and_overrides(tmp_path):
     path = tmp_path / 'c.yaml'
     path.write_text('/**:\n  ros__parameters:\n    lr: 1.0e-4\n    loss:\n      kl_weight: 0.5\n')
+    assert apply_overrides(TrainConfig(), ['lr=3e-4']).lr == 3e-4
     cfg = load_config(str(path), ['batch_size=4', 'loss.mimic_weight=0', 'betas=[0.8, 0.9]',
                                   'precision=fp32', 'progress_bar=false'])
     assert cfg.lr == 1e-4 and cfg.batch_size == 4 and cfg.betas == (0.8, 0.9)
@@ -198,3 +199,42 @@ def test_export_loads_in_inference_engine(tmp_path, synthetic):
     s.fit()
     model, _ = load_checkpoint(tmp_path / 'student' / 'export')
     assert type(model).__name__ == 'StudentPlanner'
+
+
+def test_time_budget_fits_the_schedule_and_stops():
+    clock = iter(range(1000))
+    budget = trainer_mod.TimeBudget(100.0, start_step=0, clock=lambda: float(next(clock)),
+                                    refit_every=5, min_steps=5)
+    assert not budget.spent() and budget.fit_total(3, 1000) is None     # too early
+    # t0 = 0; each clock read advances 1 s: 5 steps after ~3 s -> rate ~1.7 steps/s
+    total = budget.fit_total(5, 1000)
+    assert total is not None and 5 < total < 1000
+    assert budget.fit_total(7, 1000) is None                            # between refits
+    assert budget.fit_total(10, 12) == 12                               # never past the plan
+    assert not trainer_mod.TimeBudget(0, 0).enabled
+    assert trainer_mod.TimeBudget(0, 0).fit_total(50, 100) is None
+
+
+def test_time_budgeted_fit_exports_when_the_budget_ends(tmp_path, synthetic, monkeypatch):
+    ticks = iter(np.arange(0.0, 1e4, 1.0))
+    monkeypatch.setattr(trainer_mod.time, 'monotonic', lambda: float(next(ticks)))
+    cfg = _cfg(tmp_path, epochs=50, time_budget_s=30.0, ckpt_every_steps=0)
+    t = _trainer(cfg, synthetic, val=False)
+    t.fit()
+    assert 0 < t.step < 50 * 4                     # stopped by the budget, not the epochs
+    assert t.total_steps < 50 * 4                  # the schedule was fitted to the budget
+    assert (tmp_path / 'export' / 'model.safetensors').is_file()
+
+
+def test_trajectory_head_only_keeps_trajectory_gradients_out_of_the_decoder(synthetic):
+    torch.manual_seed(0)
+    model = StudentPlanner(MODEL_CFG)
+    batch = next(iter(torch.utils.data.DataLoader(synthetic[0], batch_size=4)))
+    loss = LossConfig(mimic_weight=0.0)
+    for detach, expect_grad in ((True, False), (False, True)):
+        model.zero_grad(set_to_none=True)
+        out = trainer_mod.forward_model(model, batch, 'student', detach_plan=detach)
+        trainer_mod.distillation_losses(out, batch, loss)['total'].backward()
+        grad = model.output_proj.weight.grad
+        assert (grad is not None and grad.abs().sum() > 0) == expect_grad
+        assert model.ego_fut_decoder[0].weight.grad.abs().sum() > 0     # head always learns

@@ -5,7 +5,7 @@ from typing import Tuple
 from orion_lite_ros.layout import SIM_FIXED_DELTA_S
 
 BACKENDS = ('embedded', 'carla')
-DRIVERS = ('stack', 'expert')
+DRIVERS = ('stack', 'expert', 'teacher')
 
 
 def _p(default, doc: str):
@@ -16,7 +16,10 @@ def _p(default, doc: str):
 class BridgeConfig:
     backend: str = _p('embedded', 'simulator: embedded | carla')
     driver: str = _p('stack', 'stack: ROS command topic (lock-step) | expert: privileged '
-                     'simulator expert (embedded only), no ROS stack needed')
+                     'simulator expert | teacher: privileged teacher (teacher_checkpoint) '
+                     'with the Bench2Drive controller; expert and teacher: embedded only, '
+                     'no ROS stack needed')
+    teacher_checkpoint: str = _p('', 'driver teacher: orion-lite-teacher checkpoint directory')
     routes: Tuple[str, ...] = _p(('',), "route ids to drive; [''] = every held-out route")
     num_routes: int = _p(0, 'drive at most this many routes (0 = all)')
     route_file: str = _p('', 'CARLA leaderboard / Bench2Drive route XML (backend carla)')
@@ -48,8 +51,11 @@ class BridgeConfig:
             raise ValueError(f'backend must be one of {BACKENDS}, got {self.backend!r}')
         if self.driver not in DRIVERS:
             raise ValueError(f'driver must be one of {DRIVERS}, got {self.driver!r}')
-        if self.driver == 'expert' and self.backend != 'embedded':
-            raise ValueError('driver expert needs the embedded backend (privileged state)')
+        if self.driver in ('expert', 'teacher') and self.backend != 'embedded':
+            raise ValueError(f'driver {self.driver} needs the embedded backend (privileged '
+                             'state)')
+        if self.driver == 'teacher' and not self.teacher_checkpoint:
+            raise ValueError('driver teacher needs teacher_checkpoint')
         if self.on_missing_command not in ('reuse_last', 'brake'):
             raise ValueError(f'on_missing_command must be reuse_last or brake, '
                              f'got {self.on_missing_command!r}')

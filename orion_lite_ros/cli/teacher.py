@@ -28,6 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ann.add_argument('--checkpoint', required=True, help='directory from `train`')
     ann.add_argument('--episodes', required=True)
     ann.add_argument('--cache', default=None, help='FeatureCache root')
+    ann.add_argument('--workers', type=int, default=1, help='processes (whole episodes each)')
     ann.add_argument('--into-episodes', action='store_true',
                      help='also store `teacher_token` in every frame .npz')
     ev = sub.add_parser('eval', help='closed-loop drive on the embedded simulator')
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
     elif args.cmd == 'annotate':
         from orion_lite_ros.teacher.train import annotate
         print(json.dumps(annotate(args.checkpoint, args.episodes, args.cache,
-                                  args.into_episodes)))
+                                  args.into_episodes, workers=args.workers)))
     else:
         summary = run_eval(args)
         print(json.dumps({k: summary[k] for k in ('driving_score', 'route_completion',

@@ -2,6 +2,7 @@
 
     orion-lite-train --config config/train_mini.yaml out_dir=runs/mini lr=1e-4 loss.kl_weight=0
     orion-lite-train --config config/train_mini.yaml out_dir=runs/mini --resume
+    orion-lite-train --config config/train_episodes.yaml sample_cache=data/cache --build-cache
     torchrun --nproc_per_node 4 -m orion_lite_ros.cli.train --config config/train_paper.yaml
 
 `key=value` pairs override the config file by field name (`loss.<field>` for loss fields).
@@ -19,6 +20,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--config', default=None, help='YAML file (config/train_*.yaml)')
     parser.add_argument('--resume', action='store_true',
                         help='continue from <out_dir>/checkpoints/last.pt when it exists')
+    parser.add_argument('--build-cache', action='store_true',
+                        help='build the sample cache(s) of train_dir/val_dir (sample_cache=DIR, '
+                             'num_workers processes) and exit; runs then share them')
     parser.add_argument('--print-config', action='store_true',
                         help='print the resolved config as JSON and exit')
     parser.add_argument('overrides', nargs='*', metavar='field=value')
@@ -30,6 +34,15 @@ def main(argv=None) -> int:
     cfg = load_config(args.config, args.overrides)
     if args.print_config:
         print(json.dumps(cfg.to_dict(), indent=2))
+        return 0
+    if args.build_cache:
+        if not cfg.sample_cache:
+            print('orion-lite-train: --build-cache needs sample_cache=DIR', file=sys.stderr)
+            return 2
+        from orion_lite_ros.training.build import build_datasets
+        train, val = build_datasets(cfg)
+        print(json.dumps({'train': str(train.path), 'train_samples': len(train),
+                          'val': str(val.path) if val is not None else None}))
         return 0
     import torch.distributed as dist
 

@@ -43,6 +43,8 @@ class EngineConfig:
     crop_h: int = 320
     crop_w: int = 640
     warmup_iters: int = 2
+    temporal_memory: bool = True        # False: every frame planned alone (memory cleared),
+                                        # for models trained on shuffled single frames
 
 
 def resolve_device(name: str) -> torch.device:
@@ -160,11 +162,12 @@ class InferenceEngine:
 
     def _run(self, inputs: Dict[str, torch.Tensor], stream: str) -> Dict[str, torch.Tensor]:
         noise = 'mean' if self.cfg.vae_mode == 'mean' else self.generator
-        self.model.set_memory(self._streams.get(stream))
+        self.model.set_memory(self._streams.get(stream) if self.cfg.temporal_memory else None)
         try:
             with torch.inference_mode():
                 out = self.model(**inputs, noise=noise)
-            self._streams[stream] = self.model.get_memory()
+            if self.cfg.temporal_memory:
+                self._streams[stream] = self.model.get_memory()
         finally:
             self.model.set_memory(None)
         return out

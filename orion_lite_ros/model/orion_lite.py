@@ -49,13 +49,15 @@ class OrionLite(nn.Module):
     def forward(self, images: torch.Tensor, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor,
                 can_bus: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                 gt_future: Optional[torch.Tensor] = None,
-                timestamp_s: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+                timestamp_s: Optional[torch.Tensor] = None,
+                detach_plan: bool = False) -> Dict[str, torch.Tensor]:
         """images (B, N_cam, 3, H, W) RGB 0..255; intrinsics (B, N_cam, 3, 3) pixels of the
         model view; cam_to_ego (B, N_cam, 4, 4) optical frame -> REP-103 ego; can_bus (B, 18);
-        command (B,) long; timestamp_s (B,) optional (else frames `frame_dt_s` apart).
+        command (B,) long; timestamp_s (B,) optional (else frames `frame_dt_s` apart);
+        detach_plan: see StudentPlanner.forward.
         Returns StudentPlanner's dict plus `tokens (B, N_tok, D_tok)` and QT-Former outputs."""
         feats = self.encode(images)
         out = self.qt_former(feats, intrinsics, cam_to_ego, can_bus, command, timestamp_s)
         out.update(self.student_model(out['tokens'], command, noise=noise,
-                                      gt_future=gt_future))
+                                      gt_future=gt_future, detach_plan=detach_plan))
         return out

@@ -135,10 +135,15 @@ class StudentPlanner(nn.Module):
         return self.norm_output(self.output_proj(self.transformer_decoder(query, memory)))[:, 0]
 
     def forward(self, tokens: torch.Tensor, command: torch.Tensor, noise: Noise = None,
-                gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """gt_future (B, T, 2) cumulative REP-103 positions (training: future latent)."""
+                gt_future: Optional[torch.Tensor] = None, detach_plan: bool = False
+                ) -> Dict[str, torch.Tensor]:
+        """gt_future (B, T, 2) cumulative REP-103 positions (training: future latent).
+        detach_plan: the trajectory head reads the planning token through a stop-gradient,
+        so trajectory losses train the head only and the decoder learns from the mimic loss
+        alone (the mimic-only ablation)."""
         planning_token = self.decode(tokens)                              # (B, D_tok)
-        out = self.plan(planning_token, noise, gt_future)
+        out = self.plan(planning_token.detach() if detach_plan else planning_token, noise,
+                        gt_future)
         out['planning_token'] = planning_token
         idx = command.long().clamp(0, self.cfg.planner.num_modes - 1)
         out['waypoints'] = out['all_modes'][torch.arange(idx.shape[0]), idx]   # (B, T, 2)

@@ -170,10 +170,36 @@ class ExpertDriver:
             self.pub.publish_route(self._route, frame.sim_time_ns)
             self._first = False
         self.pub.publish_frame(frame, cameras=self.cameras and bool(frame.images))
+        return self._control(frame)
+
+    def _control(self, frame: SensorFrame) -> ControlInput:
         return self.backend.expert_control()
 
     def route_meta(self):
         return {}
+
+
+class TeacherDriver(ExpertDriver):
+    """The privileged teacher (ground-truth tokens -> waypoints -> Bench2Drive controller)
+    drives inside the bridge: its inputs are simulator state, not ROS topics."""
+
+    name = 'teacher'
+
+    def __init__(self, publisher: FramePublisher, backend, cameras: bool, checkpoint: str):
+        super().__init__(publisher, backend, cameras)
+        from orion_lite_ros.teacher.driver import TeacherDriver as Privileged
+        from orion_lite_ros.teacher.model import load_teacher
+        self.teacher = Privileged(load_teacher(checkpoint), backend=backend)
+
+    def start_route(self, route: RouteSpec) -> None:
+        super().start_route(route)
+        self.teacher.start_route(route)
+
+    def _control(self, frame: SensorFrame) -> ControlInput:
+        return self.teacher.act(frame)
+
+    def route_meta(self):
+        return self.teacher.route_meta()
 
 
 def make_backend(cfg: BridgeConfig):
@@ -284,6 +310,9 @@ class BridgeNode(Node):
     def _make_driver(self, backend):
         if self.config.driver == 'expert':
             return ExpertDriver(self.frames, backend, cameras=self.config.record_bag != '')
+        if self.config.driver == 'teacher':
+            return TeacherDriver(self.frames, backend, self.config.record_bag != '',
+                                 self.config.teacher_checkpoint)
         if not self._wait_for_stack():
             self.get_logger().warning(
                 f'stack not ready after {self.config.wait_for_stack_s:g} s (no publisher on '

@@ -72,6 +72,7 @@ class DatagenConfig:
     frame_stride: int = 2                            # record every k-th 20 Hz step
     max_steps: int = 3000
     max_agents_recorded: int = 32
+    teacher_checkpoint: str = ''                     # record its planning token per frame
     perturb: PerturbConfig = field(default_factory=PerturbConfig)
     tokens: TokenConfig = field(default_factory=TokenConfig)
 
@@ -88,6 +89,8 @@ class TeacherTrainConfig:
     val_every_k_episodes: int = 5                    # every k-th episode (sorted) validates
     seed: int = 0
     num_threads: int = 1                             # >1 hurts on shared 2-core boxes
+    device: str = 'auto'                             # auto (CUDA when present) | cpu | cuda
+    load_workers: int = 1                            # processes reading the episodes
     model: TeacherConfig = field(default_factory=TeacherConfig)
 
 

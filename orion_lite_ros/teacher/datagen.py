@@ -7,7 +7,9 @@ and steers back. Frames are recorded every `frame_stride` steps with a 3 s delay
 future is known: the label is the recorded future, cut (masked) where a noise burst starts,
 so every stored waypoint is the expert's own corrective driving; frames inside a burst are
 not stored. Extras per frame: future_xy/future_mask, lane_points, agent_xy,
-agent_future_xy (the keep-out losses) and the teacher's tokens (`tok_*`).
+agent_future_xy (the keep-out losses) and the teacher's tokens (`tok_*`); with
+`teacher_checkpoint` also the teacher's planning token (`teacher_token`, fp16), the
+distillation target, computed from the same tokens while recording (no second pass).
 
 Deterministic from (family, seed, episode index); resumable: episodes with meta.json are
 skipped, incomplete ones (no meta.json) are recorded again.
@@ -123,9 +125,10 @@ class Pending:
 class EpisodeRecorder:
     """Drives one episode with the expert (+ noise) and writes it with EpisodeWriter."""
 
-    def __init__(self, backend, cfg: DatagenConfig, out_dir: Path):
+    def __init__(self, backend, cfg: DatagenConfig, out_dir: Path, teacher=None):
         self.backend, self.cfg, self.out_dir = backend, cfg, Path(out_dir)
         self.stride = int(round(WAYPOINT_DT_S / backend.fixed_delta_s))
+        self.teacher = teacher.eval() if teacher is not None else None
 
     def record(self, route: RouteSpec, index: int) -> Dict[str, object]:
         cfg, backend = self.cfg, self.backend
@@ -182,8 +185,10 @@ class EpisodeRecorder:
         frame = FrameInputs(ego.stamp_ns, images, intr, c2e, ego, int(nav.command),
                             np.asarray(nav.target_point, np.float32))
         lanes = tokens['lanes'][tokens['lanes_mask']]
-        return Pending(step, frame, {'lane_points': lanes.astype(np.float32),
-                                     **to_extras(tokens)})
+        extras = {'lane_points': lanes.astype(np.float32), **to_extras(tokens)}
+        if self.teacher is not None:
+            extras['teacher_token'] = planning_token(self.teacher, tokens)
+        return Pending(step, frame, extras)
 
     def _flush(self, writer: EpisodeWriter, trace: StepTrace, pending: deque, final: bool
                ) -> int:
@@ -207,6 +212,15 @@ class EpisodeRecorder:
         return count
 
 
+def planning_token(teacher, tokens) -> np.ndarray:
+    """The teacher's planning token for one frame's tokens, fp16 (as ORION's cache)."""
+    import torch
+    from orion_lite_ros.teacher.model import to_torch
+    with torch.no_grad():
+        out = teacher(to_torch(tokens))['planning_token'][0]
+    return out.numpy().astype(np.float16)
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -227,7 +241,13 @@ def generate(cfg: DatagenConfig, routes: List[RouteSpec], backend=None, log=prin
     backend = backend or EmbeddedBackend(SimConfig(
         render=cfg.render, skybox=cfg.skybox, camera_height_px=cfg.camera_height_px,
         camera_width_px=cfg.camera_width_px))
-    recorder = EpisodeRecorder(backend, cfg, Path(cfg.out_dir))
+    teacher = None
+    if cfg.teacher_checkpoint:
+        import torch
+        from orion_lite_ros.teacher.model import load_teacher
+        torch.set_num_threads(1)          # datagen runs one process per core
+        teacher = load_teacher(cfg.teacher_checkpoint)
+    recorder = EpisodeRecorder(backend, cfg, Path(cfg.out_dir), teacher)
     done = []
     try:
         for route in routes:

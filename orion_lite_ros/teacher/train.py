@@ -57,20 +57,35 @@ class TokenSet:
     def __len__(self) -> int:
         return len(self.frame_ids)
 
-    def batch(self, idx: np.ndarray):
-        return ({k: torch.from_numpy(v[idx]) for k, v in self.tokens.items()},
-                torch.from_numpy(self.future[idx]), torch.from_numpy(self.mask[idx]))
+    def batch(self, idx: np.ndarray, device='cpu'):
+        return ({k: torch.from_numpy(v[idx]).to(device) for k, v in self.tokens.items()},
+                torch.from_numpy(self.future[idx]).to(device),
+                torch.from_numpy(self.mask[idx]).to(device))
 
 
-def load_tokens(episodes: List[Path]) -> TokenSet:
+def _read_episode(ep: Path):
     toks, fut, mask, ids = [], [], [], []
-    for ep in episodes:
-        for path in frame_files(ep):
-            with np.load(path, allow_pickle=False) as data:
-                toks.append(from_frame(data))
-                fut.append(data['future_xy'].astype(np.float32))
-                mask.append(data['future_mask'].astype(np.float32))
-            ids.append(f'{ep.name}/{path.stem}')
+    for path in frame_files(ep):
+        with np.load(path, allow_pickle=False) as data:       # images are never read
+            toks.append(from_frame(data))
+            fut.append(data['future_xy'].astype(np.float32))
+            mask.append(data['future_mask'].astype(np.float32))
+        ids.append(f'{ep.name}/{path.stem}')
+    return toks, fut, mask, ids
+
+
+def load_tokens(episodes: List[Path], workers: int = 1) -> TokenSet:
+    """Tokens and labels of every frame of `episodes` (in order); `workers` processes."""
+    if workers > 1 and len(episodes) > 1:
+        from multiprocessing import get_context
+        with get_context('fork').Pool(workers) as pool:
+            parts = pool.map(_read_episode, episodes, chunksize=4)
+    else:
+        parts = [_read_episode(ep) for ep in episodes]
+    toks = [t for part in parts for t in part[0]]
+    fut = [f for part in parts for f in part[1]]
+    mask = [m for part in parts for m in part[2]]
+    ids = [i for part in parts for i in part[3]]
     if not ids:
         raise FileNotFoundError('no frames with teacher tokens')
     stacked = stack(toks)
@@ -92,12 +107,14 @@ def split_episodes(root: str, every_k: int):
 def evaluate(model: PrivilegedTeacher, data: TokenSet, batch_size: int = 256
              ) -> Dict[str, float]:
     model.eval()
+    device = next(model.parameters()).device
     metric, losses = OpenLoopL2(), []
     for start in range(0, len(data), batch_size):
-        tokens, fut, mask = data.batch(np.arange(start, min(start + batch_size, len(data))))
+        tokens, fut, mask = data.batch(np.arange(start, min(start + batch_size, len(data))),
+                                       device)
         out = model(tokens)
         losses.append(float(bc_loss(out, fut, mask)) * len(fut))
-        metric.update(out['waypoints'], fut, mask)
+        metric.update(out['waypoints'].cpu(), fut.cpu(), mask.cpu())
     result = OpenLoopL2.compute(metric.state())
     result['bc_l1'] = sum(losses) / max(len(data), 1)
     return result
@@ -106,9 +123,10 @@ def evaluate(model: PrivilegedTeacher, data: TokenSet, batch_size: int = 256
 def train_epoch(model, optim, data: TokenSet, cfg: TeacherTrainConfig,
                 rng: np.random.Generator) -> float:
     model.train()
+    device = next(model.parameters()).device
     order, total = rng.permutation(len(data)), 0.0
     for start in range(0, len(order), cfg.batch_size):
-        tokens, fut, mask = data.batch(order[start:start + cfg.batch_size])
+        tokens, fut, mask = data.batch(order[start:start + cfg.batch_size], device)
         loss = bc_loss(model(tokens), fut, mask)
         optim.zero_grad(set_to_none=True)
         loss.backward()
@@ -118,13 +136,21 @@ def train_epoch(model, optim, data: TokenSet, cfg: TeacherTrainConfig,
     return total / max(len(data), 1)
 
 
+def resolve_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(name)
+
+
 def train_teacher(cfg: TeacherTrainConfig, log=print) -> Dict[str, Any]:
     """Train, keep the best checkpoint by validation L2; returns the history."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.num_threads)
     train_eps, val_eps = split_episodes(cfg.episodes_dir, cfg.val_every_k_episodes)
-    train, val = load_tokens(train_eps), (load_tokens(val_eps) if val_eps else None)
-    model = PrivilegedTeacher(cfg.model)
+    train = load_tokens(train_eps, cfg.load_workers)
+    val = load_tokens(val_eps, cfg.load_workers) if val_eps else None
+    device = resolve_device(cfg.device)
+    model = PrivilegedTeacher(cfg.model).to(device)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=max(cfg.epochs, 1))
     rng, out = np.random.default_rng(cfg.seed), Path(cfg.out_dir)
@@ -142,7 +168,7 @@ def train_teacher(cfg: TeacherTrainConfig, log=print) -> Dict[str, Any]:
             save_teacher(out / 'teacher', model, epoch=epoch, metrics=row)
     save_teacher(out / 'last', model, epoch=cfg.epochs - 1, metrics=history[-1] if history
                  else {})
-    summary = {'train_frames': len(train), 'val_frames': len(val) if val else 0,
+    summary = {'device': str(device), 'train_frames': len(train), 'val_frames': len(val) if val else 0,
                'train_episodes': len(train_eps), 'val_episodes': len(val_eps),
                'wall_s': round(time.monotonic() - t0, 1), 'history': history}
     (out / 'history.json').write_text(json.dumps(summary, indent=1))
@@ -184,14 +210,33 @@ def _rewrite_with(path: Path, **arrays: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-@torch.no_grad()
 def annotate(checkpoint: str, episodes_root: str, cache_root: Optional[str] = None,
-             into_episodes: bool = False, batch_size: int = 256) -> Dict[str, Any]:
-    """Planning token of every frame -> FeatureCache (and/or `teacher_token` in the frame)."""
+             into_episodes: bool = False, batch_size: int = 256, workers: int = 1
+             ) -> Dict[str, Any]:
+    """Planning token of every frame -> FeatureCache (and/or `teacher_token` in the frame);
+    `workers` processes, each taking whole episodes."""
+    tid = teacher_id(checkpoint)
+    episodes = episode_dirs(episodes_root)
+    job = (checkpoint, cache_root, into_episodes, batch_size)
+    if workers > 1 and len(episodes) > 1:
+        from multiprocessing import get_context
+        with get_context('fork').Pool(workers) as pool:
+            count = sum(pool.starmap(_annotate_episodes,
+                                     [(episodes[i::workers], *job) for i in range(workers)]))
+    else:
+        count = _annotate_episodes(episodes, *job)
+    cache_dir = str(FeatureCache(cache_root, tid).root) if cache_root else None
+    return {'teacher_id': tid, 'frames': count, 'cache_dir': cache_dir}
+
+
+@torch.no_grad()
+def _annotate_episodes(episodes: List[Path], checkpoint: str, cache_root: Optional[str],
+                       into_episodes: bool, batch_size: int) -> int:
+    torch.set_num_threads(1)
     model, tid = load_teacher(checkpoint), teacher_id(checkpoint)
     cache = FeatureCache(cache_root, tid) if cache_root else None
     count = 0
-    for ep in episode_dirs(episodes_root):
+    for ep in episodes:
         data = load_tokens([ep])
         for start in range(0, len(data), batch_size):
             idx = np.arange(start, min(start + batch_size, len(data)))
@@ -204,5 +249,4 @@ def annotate(checkpoint: str, episodes_root: str, cache_root: Optional[str] = No
                     _rewrite_with(ep / 'frames' / f'{frame_id.rsplit("/", 1)[1]}.npz',
                                   teacher_token=feat.astype(np.float16))
                 count += 1
-    return {'teacher_id': tid, 'frames': count,
-            'cache_dir': str(cache.root) if cache is not None else None}
+    return count

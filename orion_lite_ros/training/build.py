@@ -1,4 +1,5 @@
 """Build datasets and the model from a `TrainConfig`, and run a whole training job."""
+from pathlib import Path
 from typing import Optional, Tuple
 
 import torch
@@ -18,9 +19,16 @@ def build_dataset(cfg: TrainConfig, root: str) -> Dataset:
     if cfg.data_format == 'episodes':
         enc = model_config(cfg).encoder
         view_hw = (enc.img_h, enc.img_w) if cfg.target == 'full' else None
-        return EpisodeDataset(root, max_lanes=cfg.max_lanes, max_agents=cfg.max_agents,
-                              require_teacher=cfg.loss.mimic_weight > 0, view_hw=view_hw,
-                              preprocess=preprocess_config(cfg))
+        dataset = EpisodeDataset(root, max_lanes=cfg.max_lanes, max_agents=cfg.max_agents,
+                                 require_teacher=cfg.loss.mimic_weight > 0, view_hw=view_hw,
+                                 preprocess=preprocess_config(cfg))
+        if not cfg.sample_cache:
+            return dataset
+        from orion_lite_ros.training.sample_cache import cached, dataset_key
+        key = dataset_key(root, view_hw=view_hw, preprocess=preprocess_config(cfg),
+                          max_lanes=cfg.max_lanes, max_agents=cfg.max_agents)
+        return cached(dataset, cfg.sample_cache, key, Path(root).name,
+                      workers=cfg.num_workers)
     raise ValueError(f'unknown data_format {cfg.data_format!r} (official | episodes)')
 
 

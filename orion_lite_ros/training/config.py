@@ -30,6 +30,9 @@ class LossConfig:
     collision_radius_m: float = 3.0  # agents farther than this at a step are ignored
     agent_score_thresh: float = 0.5
     agent_max_class: int = 4         # detection classes 0..4 are vehicles (ORION's 9 classes)
+    # True: trajectory losses reach the trajectory head only (stop-gradient at the planning
+    # token); everything before it learns from the mimic loss alone (mimic-only ablation).
+    trajectory_head_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class TrainConfig:
     official_frame: str = 'right_forward'  # frame of the official .npz xy data (see docs)
     max_lanes: int = 64                  # episodes only: lanes/agents padded to these counts
     max_agents: int = 32
+    sample_cache: str = ''               # episodes: preprocessed-sample cache dir (built once
+                                         # by `orion-lite-train --build-cache`, shared by runs)
     # Camera preprocessing of episodes for target=full (same meaning as model EngineConfig)
     jpeg_reencode: bool = True
     jpeg_quality: int = 20
@@ -58,6 +63,8 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 20
     max_steps: int = 0                   # > 0: stop after this many optimizer steps
+    time_budget_s: float = 0.0           # > 0: stop (and export) after this much training
+                                         # wall time; the schedule is fitted to the budget
     lr: float = 5e-5
     weight_decay: float = 1e-4
     betas: tuple = (0.9, 0.999)
@@ -97,6 +104,11 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
     if kind in (int, float):
         if isinstance(value, str):
             value = yaml.safe_load(value)
+        if isinstance(value, str):           # YAML 1.1 reads '3e-4' as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f'{name}: expected a number, got {value!r}')
         if kind is int and float(value) != int(value):

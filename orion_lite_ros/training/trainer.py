@@ -131,13 +131,17 @@ def to_device(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
             for k, v in batch.items()}
 
 
-def forward_model(model, batch: Dict[str, Any], target: str, mean_plan: bool = False):
+def forward_model(model, batch: Dict[str, Any], target: str, mean_plan: bool = False,
+                  detach_plan: bool = False):
     """Run the student (on cached tokens) or the full model (on images) on a batch.
 
     `mean_plan`: plan from the mean of the latent (noise='mean'; the validation setting, which
-    draws nothing from the RNG); otherwise the VAE samples, as in training.
+    draws nothing from the RNG); otherwise the VAE samples, as in training. `detach_plan`:
+    trajectory head behind a stop-gradient (LossConfig.trajectory_head_only).
     """
     kwargs = {'gt_future': batch['gt_future']}
+    if detach_plan:
+        kwargs['detach_plan'] = True
     if mean_plan:
         kwargs['noise'] = 'mean'
     if target == 'student':
@@ -151,6 +155,41 @@ def forward_model(model, batch: Dict[str, Any], target: str, mean_plan: bool = F
         return model(images, batch['intrinsics'].float(), batch['cam_to_ego'].float(),
                      batch['can_bus'], batch['command'], **kwargs)
     raise ValueError(f'unknown target {target!r} (student | full)')
+
+
+class TimeBudget:
+    """Wall-clock budget of one `fit` call (`TrainConfig.time_budget_s`; 0 = none).
+
+    From the measured step rate it shrinks the planned step count so that the schedule (cosine)
+    ends when the budget does; it never grows it past the configured epochs. Such a run is
+    not step-for-step reproducible (the step count depends on the machine's speed).
+    """
+
+    def __init__(self, seconds: float, start_step: int, clock=time.monotonic,
+                 refit_every: int = 25, min_steps: int = 10):
+        self.seconds, self.clock = float(seconds), clock
+        self.start_step, self.t0 = start_step, clock()
+        self.refit_every, self.min_steps = refit_every, min_steps
+
+    @property
+    def enabled(self) -> bool:
+        return self.seconds > 0
+
+    def elapsed(self) -> float:
+        return self.clock() - self.t0
+
+    def spent(self) -> bool:
+        return self.enabled and self.elapsed() >= self.seconds
+
+    def fit_total(self, step: int, total_steps: int) -> Optional[int]:
+        """Total steps that end with the budget, at most `total_steps`; None between refits
+        (every `refit_every` steps) and when there is no budget."""
+        done = step - self.start_step
+        if not self.enabled or done < self.min_steps or done % self.refit_every:
+            return None
+        elapsed = max(self.elapsed(), 1e-6)
+        projected = step + int(done / elapsed * max(0.0, self.seconds - elapsed))
+        return max(step + 1, min(total_steps, projected))
 
 
 class Trainer:
@@ -239,7 +278,8 @@ class Trainer:
         batch = to_device(batch, self.dist.device)
         with torch.autocast(self.dist.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
-            out = forward_model(self.model, batch, self.cfg.target)
+            out = forward_model(self.model, batch, self.cfg.target,
+                                detach_plan=self.cfg.loss.trajectory_head_only)
         terms = distillation_losses(out, batch, self.cfg.loss)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(terms['total']).backward()
@@ -260,23 +300,29 @@ class Trainer:
         records of this call."""
         if resume:
             self.load(self.out_dir / 'checkpoints' / CKPT_NAME)
-        stop = min(self.total_steps, self.cfg.max_steps or self.total_steps)
+        budget = TimeBudget(self.cfg.time_budget_s, self.step)
+        planned = self.cfg.epochs * self.steps_per_epoch
+        limit = min(planned, self.cfg.max_steps or planned)
+        stop = min(self.total_steps, limit)
         bar = self._progress(stop)
-        while self.step < stop:
+        while self.step < stop and not budget.spent():
             epoch, done = divmod(self.step, self.steps_per_epoch)
             loader = self._loader(self.train_set, self._train_indices(epoch, done), epoch)
             for batch in loader:
                 record = self.train_step(batch)
                 self._after_step(record, bar)
-                if self.step >= stop:
+                fitted = budget.fit_total(self.step, planned)
+                if fitted is not None:
+                    self.total_steps, stop = fitted, min(limit, fitted)
+                if self.step >= stop or budget.spent():
                     break
-            if self.step % self.steps_per_epoch == 0:
+            if self.step % self.steps_per_epoch == 0 or self.step >= stop or budget.spent():
                 self._end_epoch(epoch)
         if bar is not None:
             bar.close()
         if self._saved_step != self.step:
             self.save()
-        if self.step >= self.total_steps:
+        if self.step >= self.total_steps or budget.enabled:
             self.export()
         return self.history
 
