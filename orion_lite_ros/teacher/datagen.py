@@ -215,6 +215,7 @@ class EpisodeRecorder:
 def planning_token(teacher, tokens) -> np.ndarray:
     """The teacher's planning token for one frame's tokens, fp16 (as ORION's cache)."""
     import torch
+
     from orion_lite_ros.teacher.model import to_torch
     with torch.no_grad():
         out = teacher(to_torch(tokens))['planning_token'][0]
@@ -244,6 +245,7 @@ def generate(cfg: DatagenConfig, routes: List[RouteSpec], backend=None, log=prin
     teacher = None
     if cfg.teacher_checkpoint:
         import torch
+
         from orion_lite_ros.teacher.model import load_teacher
         torch.set_num_threads(1)          # datagen runs one process per core
         teacher = load_teacher(cfg.teacher_checkpoint)

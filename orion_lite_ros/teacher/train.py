@@ -168,7 +168,8 @@ def train_teacher(cfg: TeacherTrainConfig, log=print) -> Dict[str, Any]:
             save_teacher(out / 'teacher', model, epoch=epoch, metrics=row)
     save_teacher(out / 'last', model, epoch=cfg.epochs - 1, metrics=history[-1] if history
                  else {})
-    summary = {'device': str(device), 'train_frames': len(train), 'val_frames': len(val) if val else 0,
+    summary = {'device': str(device), 'train_frames': len(train),
+               'val_frames': len(val) if val else 0,
                'train_episodes': len(train_eps), 'val_episodes': len(val_eps),
                'wall_s': round(time.monotonic() - t0, 1), 'history': history}
     (out / 'history.json').write_text(json.dumps(summary, indent=1))
