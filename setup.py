@@ -32,6 +32,7 @@ setup(
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + PACKAGE + '/config/profiles', glob('config/profiles/*.yaml')),
         ('share/' + PACKAGE + '/config/topic_maps', glob('config/topic_maps/*.yaml')),
+        ('share/' + PACKAGE + '/checkpoints/mini_embedded', glob('checkpoints/mini_embedded/*')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

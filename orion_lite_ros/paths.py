@@ -27,3 +27,20 @@ def config_file(*parts: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f'{PACKAGE}: config file {path} not found')
     return path
+
+
+DEFAULT_CHECKPOINT = 'default'
+
+
+def default_checkpoint() -> dict:
+    """The shipped checkpoint (config/default_checkpoint.yaml): {'checkpoint': absolute path,
+    'engine': EngineConfig overrides it needs}. `checkpoint: default` in the planner's
+    parameters (and the demo) resolves through this."""
+    import yaml
+    data = yaml.safe_load(config_file('default_checkpoint.yaml').read_text()) or {}
+    path = Path(data['checkpoint'])
+    path = path if path.is_absolute() else share_dir() / path
+    if not (path / 'model.safetensors').is_file():
+        raise FileNotFoundError(f'{PACKAGE}: shipped checkpoint {path} not found '
+                                '(config/default_checkpoint.yaml)')
+    return {'checkpoint': str(path), 'engine': dict(data.get('engine') or {})}

@@ -14,7 +14,7 @@ def test_demo_quick(tmp_path, ros_domain):
     proc = subprocess.run([sys.executable, '-m', 'orion_lite_ros.cli.demo', '--quick', '--out',
                            str(tmp_path)], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert 'UNTRAINED' in proc.stdout and 'Driving Score' in proc.stdout
+    assert 'planner checkpoint: default' in proc.stdout and 'Driving Score' in proc.stdout
     expert = json.loads((tmp_path / 'expert' / 'results.json').read_text())
     planner = json.loads((tmp_path / 'planner' / 'results.json').read_text())
     assert expert['_checkpoint']['progress'] == [1, 1]

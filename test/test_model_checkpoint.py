@@ -92,3 +92,15 @@ def test_pth_without_state_dict_refused(tmp_path):
     torch.save([torch.zeros(1)], path)
     with pytest.raises(CheckpointError, match='state_dict'):
         load_official_fused(path)
+
+
+def test_shipped_default_checkpoint_resolves_and_loads():
+    from orion_lite_ros.model.engine import InferenceEngine
+    from orion_lite_ros.paths import default_checkpoint
+    from orion_lite_ros.planning.frame_assembly import engine_config
+    shipped = default_checkpoint()
+    assert shipped['engine']['temporal_memory'] is False
+    cfg = engine_config(checkpoint='default', device='cpu', warmup_iters=0)
+    assert cfg.checkpoint == shipped['checkpoint'] and cfg.temporal_memory is False
+    engine = InferenceEngine(cfg)
+    assert engine.model_cfg.name == 'mini'

@@ -1,8 +1,10 @@
 """orion-lite-demo: drive the held-out embedded routes through real ROS 2 nodes and score them.
 
-Two runs, each through ``bridge_node`` over DDS (loopback, our Fast DDS profile):
+Runs, each through ``bridge_node`` over DDS (loopback, our Fast DDS profile):
   1. expert:  the simulator's privileged expert drives (bridge ``driver: expert``);
-  2. planner: bridge + ``planner_node`` + ``controller_node`` in lock-step (``driver: stack``).
+  2. teacher (with ``--teacher CKPT``): the privileged teacher drives inside the bridge
+     (``driver: teacher``; its inputs are simulator state, which no ROS topic carries);
+  3. planner: bridge + ``planner_node`` + ``controller_node`` in lock-step (``driver: stack``).
 Then the Bench2Drive table (expert and planner side by side), results JSON per run, a BEV plot
 per route (route, expert path, planner path) and a few front-camera frames, under ``--out``.
 Each run resumes from its results file (``--fresh`` starts over).
@@ -21,9 +23,11 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-UNTRAINED_NOTE = ('NOTE: the planner is UNTRAINED (random-initialised mini model) until the '
-                  'training work lands; pass --checkpoint DIR to drive a trained model. '
-                  'Its score says nothing about Orion-Lite yet.')
+UNTRAINED_NOTE = ('NOTE: the planner is UNTRAINED (random-initialised mini model, '
+                  '--random-weights); its score says nothing about Orion-Lite.')
+
+
+RUN_DIRS = {'expert': 'expert', 'teacher': 'teacher', 'stack': 'planner'}
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,12 @@ class DemoConfig:
     out_dir: Path = Path('out/demo')
     num_routes: int = 0                  # 0 = every held-out route
     quick: bool = False
-    checkpoint: str = ''
+    checkpoint: str = 'default'          # config/default_checkpoint.yaml; '' = random weights
+    temporal_memory: bool = False        # explicit checkpoints: plan each frame alone
     mode: str = 'processes'              # processes | threads (nodes/runner.py)
     run_expert: bool = True
     run_planner: bool = True
+    teacher_checkpoint: str = ''         # non-empty: also drive the privileged teacher
     fresh: bool = False
     max_steps_per_route: int = 0         # 0 = routes run to their end / timeout
     command_timeout_s: float = 10.0
@@ -51,13 +57,19 @@ class DemoConfig:
 
 
 def _bridge_params(cfg: DemoConfig, driver: str, out: Path) -> dict:
-    return {'driver': driver, 'backend': 'embedded', 'num_routes': cfg.routes_to_drive,
+    extra = {'teacher_checkpoint': cfg.teacher_checkpoint} if driver == 'teacher' else {}
+    return {**extra, 'driver': driver, 'backend': 'embedded', 'num_routes': cfg.routes_to_drive,
             'output_dir': str(out), 'max_steps_per_route': cfg.steps_cap,
             'command_timeout_s': cfg.command_timeout_s, 'first_command_timeout_s': 180.0,
             'wait_for_stack_s': 180.0, 'on_missing_command': 'brake',
             'save_frames_every_n': cfg.frames_every_n if driver == 'stack' else 0,
             'run_key': f'demo/{driver}/quick={cfg.quick}/steps={cfg.steps_cap}/'
-                       f'ckpt={cfg.checkpoint or "random"}'}
+                       f'ckpt={_run_checkpoint(cfg, driver) or "random"}/'
+                       f'memory={cfg.temporal_memory}'}
+
+
+def _run_checkpoint(cfg: DemoConfig, driver: str) -> str:
+    return {'stack': cfg.checkpoint, 'teacher': cfg.teacher_checkpoint}.get(driver, '')
 
 
 def _stack_specs(cfg: DemoConfig) -> list:
@@ -67,7 +79,8 @@ def _stack_specs(cfg: DemoConfig) -> list:
     for spec in specs:
         params = dict(spec.parameters)
         if spec.executable == 'planner_node':
-            params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto')
+            params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto',
+                          temporal_memory=cfg.temporal_memory)
         if spec.executable == 'controller_node':
             # Lock-step: every command must answer a trajectory. The controller's timer would
             # also publish (stamped with the clock, from the previous trajectory) and could
@@ -118,7 +131,7 @@ def _wait_for_bridge(group, timeout_s: float) -> None:
 def run_one(cfg: DemoConfig, driver: str) -> dict:
     """One closed-loop run through ROS nodes; returns its results JSON."""
     from orion_lite_ros.nodes.runner import NodeSpec, start_nodes
-    out = cfg.out_dir / ('expert' if driver == 'expert' else 'planner')
+    out = cfg.out_dir / RUN_DIRS[driver]
     params = _bridge_params(cfg, driver, out)
     _prepare_out(out, params['run_key'], cfg.fresh)
     specs = [NodeSpec('bridge_node', parameters=params)]
@@ -201,22 +214,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--routes', type=int, default=0, help='first N held-out routes (0 = all)')
     p.add_argument('--quick', action='store_true', help='one route, at most 800 steps (40 s)')
     p.add_argument('--out', default='out/demo', help='output folder')
-    p.add_argument('--checkpoint', default='', help='trained planner (default: random init)')
+    p.add_argument('--checkpoint', default='default',
+                   help='trained planner directory (default: the shipped student, '
+                        'config/default_checkpoint.yaml)')
+    p.add_argument('--random-weights', action='store_true',
+                   help='drive an untrained (random-initialised) mini planner instead')
+    p.add_argument('--temporal-memory', action='store_true',
+                   help='keep the QT-Former memory across frames (models trained on clips)')
     p.add_argument('--mode', choices=('processes', 'threads'), default='processes')
     p.add_argument('--max-steps', type=int, default=0, help='cap per route (0 = none)')
     p.add_argument('--command-timeout', type=float, default=10.0,
                    help='lock-step wait for each command (s)')
-    p.add_argument('--only', choices=('expert', 'planner'), default=None)
+    p.add_argument('--teacher', default='', metavar='CKPT',
+                   help='also drive the privileged teacher (orion-lite-teacher checkpoint)')
+    p.add_argument('--only', choices=('expert', 'teacher', 'planner'), default=None)
     p.add_argument('--fresh', action='store_true', help='ignore earlier results in --out')
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.only == 'teacher' and not args.teacher:
+        print('orion-lite-demo: --only teacher needs --teacher CKPT', file=sys.stderr)
+        return 2
     cfg = DemoConfig(out_dir=Path(args.out), num_routes=args.routes, quick=args.quick,
-                     checkpoint=args.checkpoint, mode=args.mode, fresh=args.fresh,
+                     checkpoint='' if args.random_weights else args.checkpoint,
+                     temporal_memory=args.temporal_memory, mode=args.mode, fresh=args.fresh,
                      run_expert=args.only in (None, 'expert'),
                      run_planner=args.only in (None, 'planner'),
+                     teacher_checkpoint=args.teacher if args.only in (None, 'teacher') else '',
                      max_steps_per_route=args.max_steps, command_timeout_s=args.command_timeout)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     # Offscreen MuJoCo rendering in the bridge (inherited by node processes); GLFW needs a display.
@@ -227,6 +253,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if cfg.run_expert:
             results['expert'] = run_one(cfg, 'expert')
+        if cfg.teacher_checkpoint:
+            results['teacher'] = run_one(cfg, 'teacher')
         if cfg.run_planner:
             results['planner'] = run_one(cfg, 'stack')
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:

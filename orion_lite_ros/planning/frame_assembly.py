@@ -79,11 +79,17 @@ def engine_config_class():
 
 
 def engine_config(**values):
-    """``EngineConfig`` from field values; an unknown name or a refused value -> EngineError."""
+    """``EngineConfig`` from field values; an unknown name or a refused value -> EngineError.
+    ``checkpoint='default'``: the shipped checkpoint and the engine settings it needs
+    (config/default_checkpoint.yaml)."""
     cls = engine_config_class()
     try:
+        if values.get('checkpoint') == 'default':
+            from orion_lite_ros.paths import default_checkpoint
+            shipped = default_checkpoint()
+            values = {**values, **shipped['engine'], 'checkpoint': shipped['checkpoint']}
         return cls(**values)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, FileNotFoundError) as exc:
         raise EngineError(f'{cls.__name__}: {exc}') from exc
 
 
