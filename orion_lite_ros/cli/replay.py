@@ -28,7 +28,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--topic-map', default='', help='sim | autoware | carla | YAML path '
                    '(default: detected from the bag)')
     p.add_argument('--typestore', default='auto', choices=['auto', *TYPESTORES])
-    p.add_argument('--checkpoint', default='', help='model checkpoint (default: untrained)')
+    p.add_argument('--checkpoint', default='', help="model checkpoint; 'default' = the shipped "
+                   'student (config/default_checkpoint.yaml); empty = untrained')
+    p.add_argument('--single-frame', action='store_true',
+                   help='plan every frame alone (no temporal memory), for checkpoints trained '
+                        'on single frames (the shipped one sets this itself)')
     p.add_argument('--preset', default='mini', choices=['mini', 'orion_lite'])
     p.add_argument('--device', default='cpu')
     p.add_argument('--rig', default='', help='camera rig YAML (default: Bench2Drive rig)')
@@ -56,7 +60,8 @@ def config_from_args(a: argparse.Namespace) -> ReplayConfig:
 
 
 def run(a: argparse.Namespace, planner=None) -> int:
-    planner = planner or make_engine_planner(a.checkpoint, a.preset, a.device)
+    planner = planner or make_engine_planner(a.checkpoint, a.preset, a.device,
+                                             temporal_memory=not a.single_frame)
     result = replay(a.bag, config_from_args(a), planner)
     report = result_to_json(result, {'checkpoint': a.checkpoint, 'preset': a.preset,
                                      'device': a.device})

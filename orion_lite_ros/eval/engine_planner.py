@@ -13,16 +13,20 @@ from orion_lite_ros.types import FrameInputs, PlanResult
 
 class EnginePlanner:
     def __init__(self, checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
-                 seed: int = 0, precision: str = 'fp32', stream: str = 'replay'):
+                 seed: int = 0, precision: str = 'fp32', stream: str = 'replay',
+                 temporal_memory: bool = True):
         import torch
 
         from orion_lite_ros.model.engine import EngineConfig, InferenceEngine
+        from orion_lite_ros.planning.frame_assembly import engine_config
         torch.manual_seed(seed)
         wanted = {'checkpoint': checkpoint, 'model_preset': preset, 'device': device,
-                  'precision': precision, 'vae_mode': 'mean', 'seed': seed}
+                  'precision': precision, 'vae_mode': 'mean', 'seed': seed,
+                  'temporal_memory': temporal_memory}
         names = {f.name for f in fields(EngineConfig)}
-        self.engine = InferenceEngine(EngineConfig(**{k: v for k, v in wanted.items()
-                                                      if k in names}))
+        # checkpoint='default' -> the shipped checkpoint with its engine settings
+        self.engine = InferenceEngine(engine_config(**{k: v for k, v in wanted.items()
+                                                       if k in names}))
         self.stream = stream
 
     def reset(self) -> None:
@@ -33,5 +37,5 @@ class EnginePlanner:
 
 
 def build_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
-                         seed: int = 0) -> EnginePlanner:
-    return EnginePlanner(checkpoint, preset, device, seed)
+                         seed: int = 0, temporal_memory: bool = True) -> EnginePlanner:
+    return EnginePlanner(checkpoint, preset, device, seed, temporal_memory=temporal_memory)

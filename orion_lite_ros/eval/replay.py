@@ -199,7 +199,8 @@ def _progress(enabled: bool, total: int):
 
 
 def make_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
-                        seed: int = 0) -> Callable[[FrameInputs], PlanResult]:
+                        seed: int = 0, temporal_memory: bool = True
+                        ) -> Callable[[FrameInputs], PlanResult]:
     """The inference engine as a planner callable (imports torch lazily)."""
     from orion_lite_ros.eval.engine_planner import build_engine_planner
-    return build_engine_planner(checkpoint, preset, device, seed)
+    return build_engine_planner(checkpoint, preset, device, seed, temporal_memory)
