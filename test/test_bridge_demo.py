@@ -22,3 +22,13 @@ def test_demo_quick(tmp_path, ros_domain):
     rec = planner['route_records'][0]['meta']
     assert int(rec['commands_received']) == int(rec['steps'])
     assert list((tmp_path / 'plots').glob('*.png'))
+
+
+def test_demo_teacher_run_needs_a_checkpoint(capsys):
+    from orion_lite_ros.cli.demo import DemoConfig, _bridge_params, main
+    assert main(['--only', 'teacher']) == 2
+    assert '--teacher CKPT' in capsys.readouterr().err
+    params = _bridge_params(DemoConfig(teacher_checkpoint='/x/teacher'), 'teacher',
+                            __import__('pathlib').Path('/tmp/o'))
+    assert params['driver'] == 'teacher' and params['teacher_checkpoint'] == '/x/teacher'
+    assert DemoConfig().checkpoint == 'default'            # the main job drives the shipped one

@@ -17,16 +17,16 @@ class EnginePlanner:
                  temporal_memory: bool = True):
         import torch
 
-        from orion_lite_ros.model.engine import EngineConfig, InferenceEngine
-        from orion_lite_ros.planning.frame_assembly import engine_config
+        from orion_lite_ros.model.engine import EngineConfig
+        from orion_lite_ros.planning.frame_assembly import build_engine, engine_config
         torch.manual_seed(seed)
         wanted = {'checkpoint': checkpoint, 'model_preset': preset, 'device': device,
                   'precision': precision, 'vae_mode': 'mean', 'seed': seed,
                   'temporal_memory': temporal_memory}
         names = {f.name for f in fields(EngineConfig)}
         # checkpoint='default' -> the shipped checkpoint with its engine settings
-        self.engine = InferenceEngine(engine_config(**{k: v for k, v in wanted.items()
-                                                       if k in names}))
+        self.engine = build_engine(engine_config(**{k: v for k, v in wanted.items()
+                                                    if k in names}))
         self.stream = stream
 
     def reset(self) -> None:

@@ -80,25 +80,32 @@ def engine_config_class():
 
 def engine_config(**values):
     """``EngineConfig`` from field values; an unknown name or a refused value -> EngineError.
-    ``checkpoint='default'``: the shipped checkpoint and the engine settings it needs
-    (config/default_checkpoint.yaml)."""
+    ``checkpoint='default'`` is resolved (see `resolve_default_checkpoint`)."""
     cls = engine_config_class()
     try:
-        if values.get('checkpoint') == 'default':
-            from orion_lite_ros.paths import default_checkpoint
-            shipped = default_checkpoint()
-            values = {**values, **shipped['engine'], 'checkpoint': shipped['checkpoint']}
-        return cls(**values)
+        return resolve_default_checkpoint(cls(**values))
     except (TypeError, ValueError, FileNotFoundError) as exc:
         raise EngineError(f'{cls.__name__}: {exc}') from exc
 
 
+def resolve_default_checkpoint(cfg):
+    """``checkpoint='default'``: the shipped checkpoint and the engine settings it needs
+    (config/default_checkpoint.yaml; they override the given ones); other configs unchanged."""
+    if cfg.checkpoint != 'default':
+        return cfg
+    from dataclasses import replace
+
+    from orion_lite_ros.paths import default_checkpoint
+    shipped = default_checkpoint()
+    return replace(cfg, **shipped['engine'], checkpoint=shipped['checkpoint'])
+
+
 def build_engine(cfg):
-    """``InferenceEngine(cfg)``; a value the engine refuses (or a missing checkpoint) becomes
-    an ``EngineError`` naming the config."""
+    """``InferenceEngine(cfg)`` (``checkpoint='default'`` resolved); a value the engine refuses
+    (or a missing checkpoint) becomes an ``EngineError`` naming the config."""
     from orion_lite_ros.model.engine import InferenceEngine
     try:
-        return InferenceEngine(cfg)
+        return InferenceEngine(resolve_default_checkpoint(cfg))
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         raise EngineError(f'model ({cfg}): {exc}') from exc
 

@@ -226,6 +226,7 @@ class Trainer:
         self.val_history: List[Dict[str, float]] = []
         self._tb = None
         self._saved_step = -1
+        self.clock = time.monotonic          # the time budget's clock
         seed_everything(cfg.seed + self.dist.rank)
 
     def _wrap(self, module):
@@ -300,7 +301,7 @@ class Trainer:
         records of this call."""
         if resume:
             self.load(self.out_dir / 'checkpoints' / CKPT_NAME)
-        budget = TimeBudget(self.cfg.time_budget_s, self.step)
+        budget = TimeBudget(self.cfg.time_budget_s, self.step, clock=self.clock)
         planned = self.cfg.epochs * self.steps_per_epoch
         limit = min(planned, self.cfg.max_steps or planned)
         stop = min(self.total_steps, limit)
