@@ -1,4 +1,4 @@
-"""Start several nodes without ``ros2 launch``: in this process (one MultiThreadedExecutor) or
+"""Start several nodes without ``ros2 launch``: in this process (one executor) or
 as child processes, with our DDS environment (loopback discovery, shared-memory profile).
 
     from orion_lite_ros.nodes.runner import NodeSpec, run_nodes, start_nodes
@@ -30,7 +30,11 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 
 from orion_lite_ros.ros.dds import apply_dds_environment, dds_environment
 
@@ -159,7 +163,11 @@ def _start_threads(group: NodeGroup, specs, context, num_threads) -> None:
     except BaseException:
         group.shutdown()
         raise
-    group._executor = MultiThreadedExecutor(num_threads=num_threads, context=group._context)
+    # One thread by default: rclpy 9.1's MultiThreadedExecutor re-queues pending callbacks
+    # (ros2/rclpy#1547), which slowed the in-process lock-step loop to ~1.5 steps/s.
+    group._executor = (SingleThreadedExecutor(context=group._context) if not num_threads
+                       or num_threads <= 1 else
+                       MultiThreadedExecutor(num_threads=num_threads, context=group._context))
     for node in group.nodes:
         group._executor.add_node(node)
     group._thread = threading.Thread(target=_spin, args=(group._executor,), daemon=True,
@@ -187,9 +195,10 @@ def start_nodes(specs: Sequence[NodeSpec], mode: str = 'threads', use_dds_profil
                 ) -> NodeGroup:
     """Start ``specs`` and return at once.
 
-    threads: all nodes in this process on one MultiThreadedExecutor spun in a background
-    thread; ``context`` (an initialised rclpy Context) is used as is, otherwise one is created
-    after applying the DDS environment to this process. processes: one child per spec
+    threads: all nodes in this process on one executor (single-threaded; a
+    MultiThreadedExecutor when ``num_threads`` > 1) spun in a background thread; ``context``
+    (an initialised rclpy Context) is used as is, otherwise one is created after applying the
+    DDS environment to this process. processes: one child per spec
     (``python -m module``) with ``dds_environment(use_dds_profile, domain_id, base=env)``.
     """
     if mode not in MODES:

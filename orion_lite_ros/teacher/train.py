@@ -11,9 +11,7 @@ checkpoint (lowest validation L2 averaged over 2 s) is saved as `<out_dir>/teach
 """
 from dataclasses import dataclass
 import json
-import os
 from pathlib import Path
-import tempfile
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -202,13 +200,11 @@ class TokenTeacher:
 
 def _rewrite_with(path: Path, **arrays: np.ndarray) -> None:
     """Add arrays to a frame .npz atomically (compressed, like EpisodeWriter)."""
+    from orion_lite_ros.atomic_io import atomic_write
     with np.load(path, allow_pickle=False) as data:
         content = {k: data[k] for k in data.files}
     content.update(arrays)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.npz', dir=path.parent)
-    os.close(fd)
-    np.savez_compressed(tmp, **content)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: np.savez_compressed(handle, **content), binary=True)
 
 
 def annotate(checkpoint: str, episodes_root: str, cache_root: Optional[str] = None,

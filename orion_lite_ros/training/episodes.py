@@ -10,15 +10,14 @@ build ground-truth futures (0.5 s apart, ego frame at the frame's pose) without 
 An episode without `meta.json` is incomplete (the recorder died) and is skipped.
 """
 import json
-import os
 from pathlib import Path
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from orion_lite_ros.atomic_io import atomic_write
 from orion_lite_ros.layout import CAMERA_NAMES, NUM_COMMANDS, NUM_WAYPOINTS, WAYPOINT_DT_S
 from orion_lite_ros.types import FrameInputs
 
@@ -27,13 +26,6 @@ VERSION = 1
 AGENT_CLASSES = 9          # ORION's detection classes; recorded agents are class 0 (car)
 LANE_CLASSES = 6           # recorded lanes are boundaries (class 2) with score 1
 BOUNDARY_CLASS = 2
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 class EpisodeWriter:
@@ -74,7 +66,8 @@ class EpisodeWriter:
 
     def close(self) -> Path:
         path = self.dir / 'meta.json'
-        _atomic_write_text(path, json.dumps(self.meta, indent=1))
+        text = json.dumps(self.meta, indent=1)
+        atomic_write(path, lambda handle: handle.write(text))
         return path
 
 

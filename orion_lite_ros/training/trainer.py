@@ -111,19 +111,10 @@ def seed_everything(seed: int) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write to `<path>.tmp` (flushed, fsynced), then rename over `path`: a crash mid-write
-    leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
-    try:
-        with open(tmp, 'wb') as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """torch.save through `atomic_io.atomic_write`: a crash mid-write leaves the previous
+    checkpoint intact."""
+    from orion_lite_ros.atomic_io import atomic_write
+    atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
 def to_device(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
