@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export MUJOCO_GL ?= egl
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test test-slow test-all bench clean
+.PHONY: setup demo test test-slow test-all bench distill clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -22,6 +22,11 @@ test-slow: setup
 
 test-all: setup
 	$(PY) -m pytest -q -m "" $(PYTEST_ARGS)
+
+# The issue-10 distillation experiment on a GPU machine (docs/student_experiment.md);
+# DISTILL_ARGS e.g. WORK=/tmp/distill TRAIN_S=1200
+distill: setup
+	env PY=$(PY) $(DISTILL_ARGS) bash scripts/distill_experiment.sh
 
 clean:
 	rm -rf build install log out .pytest_cache
