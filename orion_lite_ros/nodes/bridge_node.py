@@ -18,7 +18,7 @@ from typing import List, Optional
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from rosgraph_msgs.msg import Clock
@@ -36,6 +36,7 @@ from orion_lite_ros.nodes.common import (
     SENSOR_QOS,
     ParameterError,
     declare_config,
+    spin_main,
 )
 from orion_lite_ros.ros.conversions import (
     camera_info_from_intrinsics,
@@ -351,26 +352,17 @@ class BridgeNode(Node):
             self._worker.join(timeout_s)
 
 
-def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = BridgeNode()
-    except ParameterError as exc:
-        print(f'bridge_node: refused parameter: {exc}', flush=True)
-        rclpy.try_shutdown()
-        return 2
+def _spin_until_done(node: BridgeNode) -> None:
+    """Spin until the routes are driven (``exit_when_done``) or ROS shuts down."""
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    try:
-        while rclpy.ok() and not (node.done.is_set() and node.config.exit_when_done):
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 1 if node.error else 0
+    while rclpy.ok() and not (node.done.is_set() and node.config.exit_when_done):
+        executor.spin_once(timeout_sec=0.1)
+
+
+def main(args=None) -> int:
+    return spin_main('bridge_node', BridgeNode, args, spin=_spin_until_done,
+                     exit_code=lambda node: 1 if node.error else 0)
 
 
 if __name__ == '__main__':

@@ -148,9 +148,11 @@ def diagnostic_status(name: str, hardware_id: str, level: int, message: str,
 
 
 
-def spin_main(executable: str, node_factory, args=None) -> int:
+def spin_main(executable: str, node_factory, args=None, spin=None,
+              exit_code=lambda node: 0) -> int:
     """Console-script body of a node: init, build (exit 2 on a refused parameter), spin until
-    Ctrl-C or shutdown, then close (when the node has ``close()``), destroy and shut down."""
+    Ctrl-C or shutdown (``spin(node)``, default ``rclpy.spin``), then close (when the node has
+    ``close()``), destroy and shut down; returns ``exit_code(node)``."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
     rclpy.init(args=args)
@@ -161,7 +163,7 @@ def spin_main(executable: str, node_factory, args=None) -> int:
         rclpy.try_shutdown()
         return 2
     try:
-        rclpy.spin(node)
+        (spin or rclpy.spin)(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -169,4 +171,4 @@ def spin_main(executable: str, node_factory, args=None) -> int:
             node.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return exit_code(node)

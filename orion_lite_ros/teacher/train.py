@@ -134,12 +134,6 @@ def train_epoch(model, optim, data: TokenSet, cfg: TeacherTrainConfig,
     return total / max(len(data), 1)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
-
-
 def train_teacher(cfg: TeacherTrainConfig, log=print) -> Dict[str, Any]:
     """Train, keep the best checkpoint by validation L2; returns the history."""
     torch.manual_seed(cfg.seed)
@@ -147,6 +141,7 @@ def train_teacher(cfg: TeacherTrainConfig, log=print) -> Dict[str, Any]:
     train_eps, val_eps = split_episodes(cfg.episodes_dir, cfg.val_every_k_episodes)
     train = load_tokens(train_eps, cfg.load_workers)
     val = load_tokens(val_eps, cfg.load_workers) if val_eps else None
+    from orion_lite_ros.model.engine import resolve_device
     device = resolve_device(cfg.device)
     model = PrivilegedTeacher(cfg.model).to(device)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
