@@ -27,6 +27,9 @@ TRAIN_S=${TRAIN_S:-600}
 VARIANTS=${VARIANTS:-full gt_only mimic_only}
 TEACHER_ARGS=${TEACHER_ARGS:-epochs=40 batch_size=256 lr=2e-3}
 TRAIN_ARGS=${TRAIN_ARGS:-}
+# Sample-shaping and optimisation settings shared by the cache and the three runs (they enter
+# the cache key), e.g. the CPU scale: "view_h=64 view_w=128 batch_size=16 num_workers=0"
+COMMON_ARGS=${COMMON_ARGS:-}
 NPROC=$(nproc)
 export MUJOCO_GL=${MUJOCO_GL:-egl} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$WORK/logs"
@@ -76,7 +79,7 @@ datagen episodes 1000 "$SEEDS_PER_JOB" camera_height_px=160 camera_width_px=256 
 COMMON="--config config/train_episodes.yaml target=full freeze_perception=false
   train_dir=$WORK/episodes/train val_dir=$WORK/episodes/val sample_cache=$WORK/cache
   batch_size=64 lr=3e-4 warmup_steps=200 epochs=200 time_budget_s=$TRAIN_S
-  ckpt_every_steps=500 log_every_steps=50 progress_bar=false"
+  ckpt_every_steps=500 log_every_steps=50 progress_bar=false num_workers=2 $COMMON_ARGS"
 log "sample cache"
 $PY -m orion_lite_ros.cli.train $COMMON num_workers="$NPROC" --build-cache
 
@@ -89,7 +92,7 @@ pids=()
 for v in $VARIANTS; do
   if [ -f "$WORK/runs/$v/export/model.safetensors" ]; then log "$v: exported already"; continue; fi
   log "train $v (${TRAIN_S}s)"
-  $PY -m orion_lite_ros.cli.train $COMMON num_workers=2 out_dir="$WORK/runs/$v" ${LOSS[$v]} \
+  $PY -m orion_lite_ros.cli.train $COMMON out_dir="$WORK/runs/$v" ${LOSS[$v]} \
     $TRAIN_ARGS --resume > "$WORK/logs/train_$v.log" 2>&1 & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done

@@ -1,9 +1,10 @@
 """Build datasets and the model from a `TrainConfig`, and run a whole training job."""
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Tuple
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from orion_lite_ros.training.config import TrainConfig
 from orion_lite_ros.training.episodes import EpisodeDataset
@@ -42,17 +43,42 @@ def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Optional[Dataset]]:
     if cfg.target == 'full' and cfg.data_format != 'episodes':
         raise ValueError('target=full trains on images: use data_format=episodes')
     train = build_dataset(cfg, cfg.train_dir)
+    if cfg.curve_repeat != 1:
+        from orion_lite_ros.training.sampling import curve_indices, future_labels
+        fut, mask = future_labels(train)
+        indices = curve_indices(fut, mask, cfg.curve_lateral_m, cfg.curve_repeat)
+        print(f'[train] curve_repeat={cfg.curve_repeat}: {len(train)} frames -> '
+              f'{len(indices)} per epoch', flush=True)
+        train = Subset(train, indices.tolist())
     val = build_dataset(cfg, cfg.val_dir) if cfg.val_dir else None
     return train, val
 
 
 def model_config(cfg: TrainConfig):
-    """OrionLiteConfig of `init_checkpoint` when given (our format), else the preset."""
+    """OrionLiteConfig of `init_checkpoint` when given (our format), else the preset with the
+    view size `view_h` x `view_w` when set."""
     from orion_lite_ros.model.config import OrionLiteConfig
     if cfg.init_checkpoint and not cfg.init_checkpoint.endswith(('.pth', '.pt')):
         from orion_lite_ros.model.checkpoint import read_config
-        return read_config(cfg.init_checkpoint)[1]
-    return OrionLiteConfig.preset(cfg.model_preset)
+        mcfg = read_config(cfg.init_checkpoint)[1]
+        if cfg.view_h or cfg.view_w:
+            have = (mcfg.encoder.img_h, mcfg.encoder.img_w)
+            if have != (cfg.view_h, cfg.view_w):
+                raise ValueError(f'view_h/view_w {cfg.view_h}x{cfg.view_w} differ from the '
+                                 f'init_checkpoint\'s views {have[0]}x{have[1]}')
+        return mcfg
+    return with_view_size(OrionLiteConfig.preset(cfg.model_preset), cfg.view_h, cfg.view_w)
+
+
+def with_view_size(mcfg, view_h: int, view_w: int):
+    """`mcfg` with model views of view_h x view_w pixels (0 x 0: unchanged)."""
+    if not view_h and not view_w:
+        return mcfg
+    patch = mcfg.encoder.patch_size
+    if view_h <= 0 or view_w <= 0 or view_h % patch or view_w % patch:
+        raise ValueError(f'view_h/view_w must both be positive multiples of the patch size '
+                         f'{patch}, got {view_h}x{view_w}')
+    return replace(mcfg, encoder=replace(mcfg.encoder, img_h=int(view_h), img_w=int(view_w)))
 
 
 def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Module]:

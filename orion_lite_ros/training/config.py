@@ -54,9 +54,16 @@ class TrainConfig:
     resize_scale: float = 0.0            # 0: source width -> crop_w
     crop_h: int = 320
     crop_w: int = 640
+    # Frames whose planned path bends (|lateral| >= curve_lateral_m at a valid waypoint) are
+    # drawn `curve_repeat` times per epoch (1: every frame once). Curves are a minority of
+    # driving frames and the lateral part of the plan is what a student learns last.
+    curve_repeat: int = 1
+    curve_lateral_m: float = 1.0
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()
+    view_h: int = 0                      # model view size (0: the preset's), e.g. 64 x 128
+    view_w: int = 0                      # to train the mini model on a CPU
     init_checkpoint: str = ''            # model/checkpoint.py directory to fine-tune from
     freeze_perception: bool = True       # full model: encoder + QT-Former frozen (paper)
     # Optimisation

@@ -176,12 +176,26 @@ class EpisodeDataset(Dataset):
         out['frame_id'] = self.frame_id(idx)
         return out
 
-    def _supervision(self, frame, ep: Path, i: int) -> Dict[str, np.ndarray]:
+    def future_labels(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(N, T, 2) future waypoints and (N, T) masks of every frame, images not decoded."""
+        futs, masks = [], []
+        for ep, i in self.index:
+            with np.load(ep / 'frames' / f'{i:06d}.npz', allow_pickle=False) as data:
+                fut, mask = self._future(data, ep, i)
+            futs.append(fut)
+            masks.append(mask)
+        return np.stack(futs), np.stack(masks)
+
+    def _future(self, frame, ep: Path, i: int) -> Tuple[np.ndarray, np.ndarray]:
         if 'future_xy' in frame:
             fut = frame['future_xy'].astype(np.float32)
-            mask = frame.get('future_mask', np.ones(NUM_WAYPOINTS)).astype(np.float32)
-        else:
-            fut, mask = future_from_poses(*self.timing[ep], i)
+            mask = (frame['future_mask'] if 'future_mask' in frame
+                    else np.ones(NUM_WAYPOINTS)).astype(np.float32)
+            return fut, mask
+        return future_from_poses(*self.timing[ep], i)
+
+    def _supervision(self, frame, ep: Path, i: int) -> Dict[str, np.ndarray]:
+        fut, mask = self._future(frame, ep, i)
         command = int(frame['command'])
         onehot = np.zeros(NUM_COMMANDS, np.float32)
         onehot[command] = 1.0

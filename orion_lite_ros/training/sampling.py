@@ -1,0 +1,42 @@
+"""Which frames an epoch draws: curve frames repeated (`TrainConfig.curve_repeat`).
+
+Pure numpy on the samples' future labels; the datasets only have to hand those over.
+"""
+from typing import Tuple
+
+import numpy as np
+
+
+def curve_mask(future_xy: np.ndarray, future_mask: np.ndarray, lateral_m: float) -> np.ndarray:
+    """(N, T, 2) REP-103 futures, (N, T) validity -> (N,) bool: some valid waypoint lies at
+    least `lateral_m` to the side."""
+    future_xy, future_mask = np.asarray(future_xy), np.asarray(future_mask)
+    if future_xy.ndim != 3 or future_xy.shape[-1] != 2 or future_mask.shape != future_xy.shape[:2]:
+        raise ValueError(f'expected future_xy (N, T, 2) and future_mask (N, T), got '
+                         f'{future_xy.shape} and {future_mask.shape}')
+    lateral = np.abs(future_xy[..., 1]) * (future_mask > 0)
+    return lateral.max(axis=1, initial=0.0) >= lateral_m
+
+
+def curve_indices(future_xy: np.ndarray, future_mask: np.ndarray, lateral_m: float,
+                  repeat: int) -> np.ndarray:
+    """Every sample index once, and curve samples `repeat` times in all (sorted)."""
+    if int(repeat) < 1:
+        raise ValueError(f'curve_repeat must be >= 1, got {repeat}')
+    curve = curve_mask(future_xy, future_mask, lateral_m)
+    counts = np.where(curve, int(repeat), 1)
+    return np.repeat(np.arange(len(curve)), counts)
+
+
+def future_labels(dataset) -> Tuple[np.ndarray, np.ndarray]:
+    """(N, T, 2) futures and (N, T) masks of a dataset: a sample cache's arrays directly, an
+    `EpisodeDataset` through its label reader (no images decoded), otherwise sample by
+    sample."""
+    arrays = getattr(dataset, 'arrays', None)
+    if arrays is not None and 'gt_future' in arrays and 'gt_mask' in arrays:
+        return np.asarray(arrays['gt_future']), np.asarray(arrays['gt_mask'])
+    if hasattr(dataset, 'future_labels'):
+        return dataset.future_labels()
+    samples = [dataset[i] for i in range(len(dataset))]
+    return (np.stack([np.asarray(s['gt_future']) for s in samples]),
+            np.stack([np.asarray(s['gt_mask']) for s in samples]))

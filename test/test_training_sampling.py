@@ -1,0 +1,119 @@
+"""Curve oversampling (`curve_repeat`) and the model view-size override (`view_h/view_w`)."""
+import math
+
+import numpy as np
+import pytest
+
+from orion_lite_ros.training.config import LossConfig, TrainConfig
+from orion_lite_ros.training.sampling import curve_indices, curve_mask, future_labels
+
+
+def _futures():
+    straight = np.stack([np.arange(1, 7) * 2.0, np.zeros(6)], -1)
+    bend = straight.copy()
+    bend[:, 1] = [0.0, 0.1, 0.3, 0.6, 1.0, 1.5]
+    masked_bend = bend.copy()                 # bends only where the label is masked
+    fut = np.stack([straight, bend, masked_bend])
+    mask = np.ones((3, 6))
+    mask[2, 4:] = 0.0
+    return fut, mask
+
+
+def test_curve_mask_and_indices():
+    fut, mask = _futures()
+    assert curve_mask(fut, mask, 1.0).tolist() == [False, True, False]
+    assert curve_indices(fut, mask, 1.0, 3).tolist() == [0, 1, 1, 1, 2]
+    assert curve_indices(fut, mask, 1.0, 1).tolist() == [0, 1, 2]
+    fut[1, :, 1] *= -1                        # right bends count too
+    assert curve_mask(fut, mask, 1.0).tolist() == [False, True, False]
+
+
+def test_curve_inputs_are_checked():
+    fut, mask = _futures()
+    with pytest.raises(ValueError, match='curve_repeat'):
+        curve_indices(fut, mask, 1.0, 0)
+    with pytest.raises(ValueError, match='future_xy'):
+        curve_mask(fut[..., 0], mask, 1.0)
+
+
+def _arc_episode(root, name='arc', frames=30, radius_m=20.0, speed_mps=5.0):
+    """A drive straight ahead for half the frames, then along a left arc."""
+    from orion_lite_ros.training.episodes import EpisodeWriter
+    from orion_lite_ros.types import EgoState, FrameInputs
+    rng = np.random.default_rng(0)
+    K = np.array([[30.0, 0.0, 32.0], [0.0, 30.0, 16.0], [0.0, 0.0, 1.0]])
+    writer = EpisodeWriter(root, name)
+    x = y = yaw = 0.0
+    for i in range(frames):
+        ego = EgoState(stamp_ns=i * 100_000_000, x_m=x, y_m=y, z_m=0.0, yaw_rad=yaw,
+                       vx_mps=speed_mps)
+        frame = FrameInputs(ego.stamp_ns, rng.integers(0, 255, (6, 32, 64, 3), np.uint8),
+                            np.tile(K, (6, 1, 1)), np.tile(np.eye(4), (6, 1, 1)), ego, 3,
+                            np.array([10.0, 0.0]))
+        writer.add_frame(frame, teacher_token=np.zeros(256, np.float16))
+        step = speed_mps * 0.1
+        if i >= frames // 2:
+            yaw += step / radius_m
+        x, y = x + step * math.cos(yaw), y + step * math.sin(yaw)
+    writer.close()
+
+
+def test_episode_future_labels_match_the_samples(tmp_path):
+    from orion_lite_ros.training.episodes import EpisodeDataset
+    _arc_episode(tmp_path / 'eps')
+    ds = EpisodeDataset(str(tmp_path / 'eps'))
+    fut, mask = future_labels(ds)
+    assert fut.shape == (len(ds), 6, 2) and mask.shape == (len(ds), 6)
+    for i in (0, 10, 20, len(ds) - 1):
+        np.testing.assert_array_equal(fut[i], ds[i]['gt_future'].numpy())
+        np.testing.assert_array_equal(mask[i], ds[i]['gt_mask'].numpy())
+    assert curve_mask(fut, mask, 1.0).any() and not curve_mask(fut, mask, 1.0).all()
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(data_format='episodes', target='full', train_dir=str(tmp_path / 'eps'),
+                out_dir=str(tmp_path / 'run'), batch_size=2, epochs=1, max_steps=1,
+                freeze_perception=False, progress_bar=False, log_every_steps=1,
+                loss=LossConfig(mimic_weight=0.0))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize('cache', [False, True])
+def test_curve_repeat_adds_the_bending_frames(tmp_path, cache):
+    from orion_lite_ros.training.build import build_datasets
+    _arc_episode(tmp_path / 'eps')
+    extra = {'sample_cache': str(tmp_path / 'cache')} if cache else {}
+    plain, _ = build_datasets(_cfg(tmp_path, view_h=16, view_w=32, **extra))
+    fut, mask = future_labels(plain)
+    curves = int(curve_mask(fut, mask, 1.0).sum())
+    repeated, _ = build_datasets(_cfg(tmp_path, view_h=16, view_w=32, curve_repeat=3,
+                                      **extra))
+    assert len(repeated) == len(plain) + 2 * curves
+
+
+def test_view_size_override_trains_and_exports_for_the_engine(tmp_path):
+    from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
+    from orion_lite_ros.training import build
+    _arc_episode(tmp_path / 'eps')
+    cfg = _cfg(tmp_path, view_h=32, view_w=64, batch_size=10, max_steps=0)
+    trainer = build.run(cfg)
+    assert trainer.step == 3                     # one epoch of 30 frames, then the export
+    engine = InferenceEngine(EngineConfig(checkpoint=str(tmp_path / 'run' / 'export'),
+                                          device='cpu', temporal_memory=False))
+    assert engine.view_hw == (32, 64)
+    plan = engine.plan(synthetic_frame(engine.model_cfg, src_hw=(32, 64)))
+    assert np.isfinite(plan.waypoints).all()
+    # fine-tuning keeps the checkpoint's views; asking for others is an error
+    with pytest.raises(ValueError, match='init_checkpoint'):
+        build.model_config(_cfg(tmp_path, view_h=64, view_w=128,
+                                init_checkpoint=str(tmp_path / 'run' / 'export')))
+    assert build.model_config(_cfg(tmp_path, init_checkpoint=str(
+        tmp_path / 'run' / 'export'))).encoder.img_h == 32
+
+
+@pytest.mark.parametrize('hw', [(30, 64), (32, 0), (-16, 32)])
+def test_bad_view_sizes_are_errors(tmp_path, hw):
+    from orion_lite_ros.training.build import model_config
+    with pytest.raises(ValueError, match='patch size'):
+        model_config(_cfg(tmp_path, view_h=hw[0], view_w=hw[1]))
