@@ -65,7 +65,7 @@ def model_config(cfg: TrainConfig):
             have = (mcfg.encoder.img_h, mcfg.encoder.img_w)
             if have != (cfg.view_h, cfg.view_w):
                 raise ValueError(f'view_h/view_w {cfg.view_h}x{cfg.view_w} differ from the '
-                                 f'init_checkpoint\'s views {have[0]}x{have[1]}')
+                                 f"init_checkpoint's views {have[0]}x{have[1]}")
         return mcfg
     return with_view_size(OrionLiteConfig.preset(cfg.model_preset), cfg.view_h, cfg.view_w)
 
