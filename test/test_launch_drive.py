@@ -76,8 +76,9 @@ def test_drive_fallback_starts_the_controller_as_a_process(ros_context):
     try:
         probe.listen(Joy, '/sim/ego/command')
         assert probe.spin_until(lambda: len(probe.received['/sim/ego/command']) >= 2, 20.0)
-        names = dict((n, ns) for n, ns in probe.node.get_node_names_and_namespaces())
-        assert 'controller_node' in names
+        # the graph can lag the data under load: wait for the name too
+        assert probe.spin_until(lambda: 'controller_node' in dict(
+            probe.node.get_node_names_and_namespaces()), 20.0)
         assert probe.received['/sim/ego/command'][-1].axes[2] == 1.0    # no input: brake
     finally:
         probe.close()
