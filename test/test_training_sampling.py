@@ -117,3 +117,30 @@ def test_bad_view_sizes_are_errors(tmp_path, hw):
     from orion_lite_ros.training.build import model_config
     with pytest.raises(ValueError, match='patch size'):
         model_config(_cfg(tmp_path, view_h=hw[0], view_w=hw[1]))
+
+
+def test_open_loop_curve_metrics():
+    import torch
+
+    from orion_lite_ros.training.metrics import OpenLoopL2
+    fut, mask = (torch.tensor(a, dtype=torch.float32) for a in _futures())
+    straight_plan = fut.clone()
+    straight_plan[..., 1] = 0.0
+    metric = OpenLoopL2()
+    metric.update(straight_plan, fut, mask)
+    out = OpenLoopL2.compute(metric.state())
+    # only frame 1 is a curve frame with a valid 3 s step: 1.5 m to the side
+    assert out['lat_err_curve_3s'] == pytest.approx(1.5)
+    assert out['bend_curve_3s'] == pytest.approx(0.0)
+    half = fut.clone()
+    half[..., 1] *= 0.5
+    metric = OpenLoopL2()
+    metric.update(half, fut, mask)
+    metric.update(-fut, fut, mask)           # a second batch bending the wrong way
+    out = OpenLoopL2.compute(metric.state())
+    assert out['bend_curve_3s'] == pytest.approx((0.75 - 1.5) / 3.0)
+    assert out['lat_err_curve_3s'] == pytest.approx((0.75 + 3.0) / 2)
+    # no curve frames: no curve metrics
+    metric = OpenLoopL2()
+    metric.update(fut[:1], fut[:1], mask[:1])
+    assert 'bend_curve_3s' not in OpenLoopL2.compute(metric.state())

@@ -9,13 +9,22 @@ from orion_lite_ros.layout import WAYPOINT_DT_S
 STEP_1S, STEP_2S, STEP_3S = (round(t / WAYPOINT_DT_S) - 1 for t in (1.0, 2.0, 3.0))
 
 
+CURVE_LATERAL_M = 1.0   # a frame is a curve frame when a valid waypoint is this far sideways
+
+
 class OpenLoopL2:
     """L2 (m) between planned and ground-truth waypoints at 1/2/3 s and averaged over the
-    steps within 2 s (the UniAD/Bench2Drive-style number), over valid steps only."""
+    steps within 2 s (the UniAD/Bench2Drive-style number), over valid steps only.
+
+    Curve frames (a valid ground-truth waypoint >= CURVE_LATERAL_M sideways) also give the
+    lateral error at 3 s (`lat_err_curve_3s`, m) and how far the plans bend
+    (`bend_curve_3s`: planned lateral offset at 3 s in the direction of the true one, over
+    the true one; 1 = bends as much as the expert, 0 = drives straight on)."""
 
     def __init__(self):
         self.sums = torch.zeros(0)
         self.counts = torch.zeros(0)
+        self.curve = torch.zeros(4, dtype=torch.float64)   # lat err, count, bend num, bend den
 
     def update(self, waypoints: torch.Tensor, gt_future: torch.Tensor, gt_mask: torch.Tensor):
         """waypoints, gt_future (B, T, 2) cumulative; gt_mask (B, T)."""
@@ -26,16 +35,28 @@ class OpenLoopL2:
             self.sums, self.counts = sums, counts
         else:
             self.sums, self.counts = self.sums + sums, self.counts + counts
+        gt_y, plan_y = gt_future[..., 1].float(), waypoints[..., 1].float()
+        curve = ((gt_y.abs() * mask).amax(dim=1) >= CURVE_LATERAL_M) & (mask[:, STEP_3S] > 0)
+        if curve.any():
+            gt3, plan3 = gt_y[curve, STEP_3S], plan_y[curve, STEP_3S]
+            self.curve += torch.stack([(plan3 - gt3).abs().sum(), curve.sum(),
+                                       (plan3 * torch.sign(gt3)).sum(),
+                                       gt3.abs().sum()]).cpu().double()
 
     def state(self) -> torch.Tensor:
         """Sums and counts in one tensor (for an all-reduce across ranks)."""
-        return torch.cat([self.sums, self.counts])
+        return torch.cat([self.sums, self.counts, self.curve])
 
     @staticmethod
     def compute(state: torch.Tensor) -> Dict[str, float]:
-        sums, counts = state.chunk(2)
+        sums, counts = state[:-4].chunk(2)
+        lat_err, n_curve, bend_num, bend_den = (float(v) for v in state[-4:])
         per_step = sums / counts.clamp(min=1)
         within_2s = slice(0, STEP_2S + 1)
         avg = sums[within_2s].sum() / counts[within_2s].sum().clamp(min=1)
-        return {'l2_1s': float(per_step[STEP_1S]), 'l2_2s': float(per_step[STEP_2S]),
-                'l2_3s': float(per_step[STEP_3S]), 'l2_avg_2s': float(avg)}
+        out = {'l2_1s': float(per_step[STEP_1S]), 'l2_2s': float(per_step[STEP_2S]),
+               'l2_3s': float(per_step[STEP_3S]), 'l2_avg_2s': float(avg)}
+        if n_curve > 0:
+            out.update(lat_err_curve_3s=lat_err / n_curve,
+                       bend_curve_3s=bend_num / max(bend_den, 1e-9))
+        return out
