@@ -12,6 +12,8 @@ from typing import Any, Dict, Iterable, Optional
 
 import yaml
 
+from orion_lite_ros.training.sampling import CURVE_LATERAL_M
+
 
 @dataclass(frozen=True)
 class LossConfig:
@@ -58,7 +60,7 @@ class TrainConfig:
     # drawn `curve_repeat` times per epoch (1: every frame once). Curves are a minority of
     # driving frames and the lateral part of the plan is what a student learns last.
     curve_repeat: int = 1
-    curve_lateral_m: float = 1.0
+    curve_lateral_m: float = CURVE_LATERAL_M
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()

@@ -4,19 +4,18 @@ from typing import Dict
 import torch
 
 from orion_lite_ros.layout import WAYPOINT_DT_S
+from orion_lite_ros.training.sampling import CURVE_LATERAL_M
 
 # Waypoint k (0-based) is at (k + 1) * 0.5 s.
 STEP_1S, STEP_2S, STEP_3S = (round(t / WAYPOINT_DT_S) - 1 for t in (1.0, 2.0, 3.0))
-
-
-CURVE_LATERAL_M = 1.0   # a frame is a curve frame when a valid waypoint is this far sideways
 
 
 class OpenLoopL2:
     """L2 (m) between planned and ground-truth waypoints at 1/2/3 s and averaged over the
     steps within 2 s (the UniAD/Bench2Drive-style number), over valid steps only.
 
-    Curve frames (a valid ground-truth waypoint >= CURVE_LATERAL_M sideways) also give the
+    Curve frames (`training.sampling.curve_mask`: a valid ground-truth waypoint >=
+    CURVE_LATERAL_M sideways, here computed in torch on the batch) also give the
     lateral error at 3 s (`lat_err_curve_3s`, m) and how far the plans bend
     (`bend_curve_3s`: planned lateral offset at 3 s in the direction of the true one, over
     the true one; 1 = bends as much as the expert, 0 = drives straight on)."""

@@ -6,8 +6,13 @@ from typing import Tuple
 
 import numpy as np
 
+# A curve frame: some valid future waypoint lies at least this far to the side (m). The default
+# of `TrainConfig.curve_lateral_m` and the threshold of the validation curve metrics.
+CURVE_LATERAL_M = 1.0
 
-def curve_mask(future_xy: np.ndarray, future_mask: np.ndarray, lateral_m: float) -> np.ndarray:
+
+def curve_mask(future_xy: np.ndarray, future_mask: np.ndarray,
+               lateral_m: float = CURVE_LATERAL_M) -> np.ndarray:
     """(N, T, 2) REP-103 futures, (N, T) validity -> (N,) bool: some valid waypoint lies at
     least `lateral_m` to the side."""
     future_xy, future_mask = np.asarray(future_xy), np.asarray(future_mask)
@@ -37,6 +42,9 @@ def future_labels(dataset) -> Tuple[np.ndarray, np.ndarray]:
         return np.asarray(arrays['gt_future']), np.asarray(arrays['gt_mask'])
     if hasattr(dataset, 'future_labels'):
         return dataset.future_labels()
-    samples = [dataset[i] for i in range(len(dataset))]
-    return (np.stack([np.asarray(s['gt_future']) for s in samples]),
-            np.stack([np.asarray(s['gt_mask']) for s in samples]))
+    futs, masks = [], []
+    for i in range(len(dataset)):       # keep only the labels of each sample
+        sample = dataset[i]
+        futs.append(np.asarray(sample['gt_future']))
+        masks.append(np.asarray(sample['gt_mask']))
+    return np.stack(futs), np.stack(masks)
