@@ -19,18 +19,20 @@ WORKER = textwrap.dedent("""
     import json, os, sys
     import torch
     from orion_lite_ros.training.build import run
+    from orion_lite_ros.training.trainer import shutdown_distributed
     from orion_lite_ros.training.config import load_config
 
     cfg = load_config(sys.argv[1], sys.argv[3:])
     trainer = run(cfg)
     rank = trainer.dist.rank
     seen = [trainer.train_set.files[i].stem for i in trainer._train_indices(0, 0)]
-    checksum = sum(float(p.double().sum()) for p in trainer.module.parameters())
+    checksum = sum(float(p.detach().double().sum()) for p in trainer.module.parameters())
     with open(os.path.join(sys.argv[2], f'rank{rank}.json'), 'w') as f:
         json.dump({'rank': rank, 'world': trainer.dist.world_size, 'seen': seen,
                    'checksum': checksum, 'steps': trainer.step,
                    'backend': torch.distributed.get_backend()}, f)
-    torch.distributed.destroy_process_group()
+    shutdown_distributed(trainer)
+    assert not torch.distributed.is_initialized()
 """)
 
 
@@ -61,6 +63,19 @@ def test_ddp_two_cpu_processes_gloo(tmp_path, data_dir):
     assert ranks[0]['checksum'] == pytest.approx(ranks[1]['checksum'], rel=0, abs=1e-9)
     state = torch.load(tmp_path / 'run' / 'checkpoints' / 'last.pt', weights_only=True)
     assert state['step'] == 2 and state['world_size'] == 2 and len(state['rng']) == 2
+
+
+def test_ddp_cli_under_torchrun_exits_cleanly(tmp_path, data_dir):
+    """The documented `torchrun -m orion_lite_ros.cli.train` path: both ranks leave the group
+    (barrier, DDP wrapper dropped, group destroyed) and torchrun reports success."""
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+           '--nproc_per_node', '2', '-m', 'orion_lite_ros.cli.train',
+           '--config', str(ROOT / 'config' / 'train_mini.yaml')] + _overrides(data_dir, tmp_path)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'terminate called' not in proc.stderr
+    state = torch.load(tmp_path / 'checkpoints' / 'last.pt', weights_only=True)
+    assert state['step'] == 2 and state['world_size'] == 2
 
 
 def test_cli_single_process_and_resume(tmp_path, data_dir, capsys):

@@ -44,16 +44,16 @@ def main(argv=None) -> int:
         print(json.dumps({'train': str(train.path), 'train_samples': len(train),
                           'val': str(val.path) if val is not None else None}))
         return 0
-    import torch.distributed as dist
-
     from orion_lite_ros.training.build import run
+    from orion_lite_ros.training.trainer import shutdown_distributed
     try:
         trainer = run(cfg, resume=args.resume)
-        if trainer.dist.is_main and trainer.val_history:
-            print(json.dumps(trainer.val_history[-1]))
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    except BaseException:
+        shutdown_distributed(wait=False)
+        raise
+    if trainer.dist.is_main and trainer.val_history:
+        print(json.dumps(trainer.val_history[-1]))
+    shutdown_distributed(trainer)
     return 0
 
 

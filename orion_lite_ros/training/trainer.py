@@ -6,6 +6,7 @@ of (seed, e) only, every RNG state is checkpointed, and the learning-rate schedu
 of the optimizer step only, so `resume` continues the loss curve of an uninterrupted run.
 """
 from dataclasses import dataclass
+import gc
 import json
 import math
 import os
@@ -52,6 +53,26 @@ def init_distributed() -> DistInfo:
         dist.init_process_group('nccl' if cuda else 'gloo', init_method='env://')
     rank = dist.get_rank() if world > 1 else 0
     return DistInfo(rank, world, local_rank, device)
+
+
+def shutdown_distributed(trainer: Optional['Trainer'] = None, wait: bool = True) -> None:
+    """Leave the torchrun process group cleanly (no-op in one process).
+
+    `wait`: a barrier first, so no rank tears its gloo pairs down while a peer still talks to
+    it (skip it on an error path: a dead peer would hold the barrier until its timeout). The
+    trainer's DDP wrapper holds the group too: it is dropped and collected here so the group
+    is destroyed now, not by interpreter finalisation (gloo's threads abort the process there).
+    """
+    if not dist.is_initialized():
+        return
+    if trainer is not None:
+        trainer.model = trainer.module
+    gc.collect()
+    try:
+        if wait:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def lr_factor(step: int, cfg: TrainConfig, total_steps: int, steps_per_epoch: int) -> float:
