@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from orion_lite_ros.paths import DEFAULT_CHECKPOINT
+
 UNTRAINED_NOTE = ('NOTE: the planner is UNTRAINED (random-initialised mini model, '
                   '--random-weights); its score says nothing about Orion-Lite.')
 
@@ -35,7 +37,7 @@ class DemoConfig:
     out_dir: Path = Path('out/demo')
     num_routes: int = 0                  # 0 = every held-out route
     quick: bool = False
-    checkpoint: str = 'default'          # config/default_checkpoint.yaml; '' = random weights
+    checkpoint: str = DEFAULT_CHECKPOINT # config/default_checkpoint.yaml; '' = random weights
     temporal_memory: bool = False        # explicit checkpoints: plan each frame alone
     mode: str = 'processes'              # processes | threads (nodes/runner.py)
     run_expert: bool = True
@@ -214,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--routes', type=int, default=0, help='first N held-out routes (0 = all)')
     p.add_argument('--quick', action='store_true', help='one route, at most 800 steps (40 s)')
     p.add_argument('--out', default='out/demo', help='output folder')
-    p.add_argument('--checkpoint', default='default',
+    p.add_argument('--checkpoint', default=DEFAULT_CHECKPOINT,
                    help='trained planner directory (default: the shipped student, '
                         'config/default_checkpoint.yaml)')
     p.add_argument('--random-weights', action='store_true',

@@ -91,11 +91,10 @@ def engine_config(**values):
 def resolve_default_checkpoint(cfg):
     """``checkpoint='default'``: the shipped checkpoint and the engine settings it needs
     (config/default_checkpoint.yaml; they override the given ones); other configs unchanged."""
-    if cfg.checkpoint != 'default':
+    from orion_lite_ros.paths import DEFAULT_CHECKPOINT, default_checkpoint
+    if cfg.checkpoint != DEFAULT_CHECKPOINT:
         return cfg
     from dataclasses import replace
-
-    from orion_lite_ros.paths import default_checkpoint
     shipped = default_checkpoint()
     return replace(cfg, **shipped['engine'], checkpoint=shipped['checkpoint'])
 

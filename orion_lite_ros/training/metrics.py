@@ -4,7 +4,7 @@ from typing import Dict
 import torch
 
 from orion_lite_ros.layout import WAYPOINT_DT_S
-from orion_lite_ros.training.sampling import CURVE_LATERAL_M
+from orion_lite_ros.training.sampling import CURVE_LATERAL_M, curve_mask
 
 # Waypoint k (0-based) is at (k + 1) * 0.5 s.
 STEP_1S, STEP_2S, STEP_3S = (round(t / WAYPOINT_DT_S) - 1 for t in (1.0, 2.0, 3.0))
@@ -15,7 +15,7 @@ class OpenLoopL2:
     steps within 2 s (the UniAD/Bench2Drive-style number), over valid steps only.
 
     Curve frames (`training.sampling.curve_mask`: a valid ground-truth waypoint >=
-    CURVE_LATERAL_M sideways, here computed in torch on the batch) also give the
+    CURVE_LATERAL_M sideways) with a valid 3 s waypoint also give the
     lateral error at 3 s (`lat_err_curve_3s`, m) and how far the plans bend
     (`bend_curve_3s`: planned lateral offset at 3 s in the direction of the true one, over
     the true one; 1 = bends as much as the expert, 0 = drives straight on)."""
@@ -35,7 +35,9 @@ class OpenLoopL2:
         else:
             self.sums, self.counts = self.sums + sums, self.counts + counts
         gt_y, plan_y = gt_future[..., 1].float(), waypoints[..., 1].float()
-        curve = ((gt_y.abs() * mask).amax(dim=1) >= CURVE_LATERAL_M) & (mask[:, STEP_3S] > 0)
+        curve = torch.from_numpy(curve_mask(gt_future.detach().float().cpu().numpy(),
+                                            mask.detach().cpu().numpy(), CURVE_LATERAL_M))
+        curve = curve.to(mask.device) & (mask[:, STEP_3S] > 0)
         if curve.any():
             gt3, plan3 = gt_y[curve, STEP_3S], plan_y[curve, STEP_3S]
             self.curve += torch.stack([(plan3 - gt3).abs().sum(), curve.sum(),
