@@ -1,66 +1,40 @@
-"""Ego state encoding as ORION builds it.
+"""The ego (CAN-bus) token's input, as the official detection head assembles it.
 
-18-value CAN bus (index: meaning), REP-103 ego/map frame:
-  0-2 position (m), 3-6 yaw quaternion (w, x, y, z), 7 speed (m/s), 8-9 unused (0),
-  10-12 acceleration (m/s^2, body), 13-15 angular velocity (rad/s, body), 16 yaw (rad),
-  17 yaw (deg).
-19 values: the command index prepended. 89 values (input of the ego token MLP): the current
-19, the two previous frames' 19, and those frames' poses relative to the current ego frame
-(2 x flattened 4x4).
+89 values (Orion-Lite configuration; float64, then the model's dtype):
+  0        command index of this frame
+  1:19     this frame's 18-value CAN bus with its position (0:3) and yaw in degrees (17) zeroed
+  19:57    the memory's past CAN-bus rows (frame t-1, t-2): [command, world-frame position
+           difference to now, can_bus[3:17], yaw difference in degrees]; zero until written
+  57:89    per block of `topk` memory slots (2 blocks), the mean of their 4x4 poses in the
+           current LiDAR frame
+The CAN-bus layout itself (what `geometry.can_bus_from_ego` builds): 0-1 position (m, map
+frame), 2 zero, 3-6 yaw quaternion (w, x, y, z), 7 speed (m/s), 8-9 zero, 10-12 IMU
+acceleration (forward, left, up incl. gravity), 13-15 angular rates (yaw rate at 15), 16 yaw
+(rad), 17 yaw (deg).
 """
-import math
-
-import numpy as np
 import torch
 
-from orion_lite_ros.layout import CAN_BUS_DIM
-from orion_lite_ros.types import EgoState
-
-NUM_PAST_FRAMES = 2
-CAN_BUS_CMD_DIM = CAN_BUS_DIM + 1
-EGO_HISTORY_DIM = (1 + NUM_PAST_FRAMES) * CAN_BUS_CMD_DIM + NUM_PAST_FRAMES * 16   # 89
+CAN_BUS_CMD_DIM = 19
 
 
-def can_bus_from_ego(ego: EgoState) -> np.ndarray:
-    """EgoState -> (18,) float32."""
-    half = 0.5 * ego.yaw_rad
-    out = np.zeros(CAN_BUS_DIM, dtype=np.float32)
-    out[0:3] = (ego.x_m, ego.y_m, ego.z_m)
-    out[3:7] = (math.cos(half), 0.0, 0.0, math.sin(half))
-    out[7] = ego.speed_mps
-    out[10:12] = (ego.ax_mps2, ego.ay_mps2)
-    out[15] = ego.yaw_rate_rps
-    out[16] = ego.yaw_rad
-    out[17] = math.degrees(ego.yaw_rad)
+def ego_token_dim(can_bus_len: int, pose_blocks: int) -> int:
+    """Width of the ego token input: 19 + 19 per past frame + 16 per pose block (89)."""
+    return CAN_BUS_CMD_DIM * (1 + can_bus_len) + 16 * pose_blocks
+
+
+def current_can_bus(can_bus: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+    """(B, 18), (B,) -> (B, 19) float64: [command, can_bus] with position and yaw (deg) 0."""
+    out = torch.cat([command.to(torch.float64)[:, None], can_bus.to(torch.float64)], dim=-1)
+    out[:, 1:4] = 0.0
+    out[:, 18] = 0.0
     return out
 
 
-def with_command(can_bus: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
-    """(B, 18), (B,) -> (B, 19): command index first."""
-    return torch.cat([command.to(can_bus.dtype)[:, None], can_bus], dim=-1)
-
-
-def pose_from_can_bus(can_bus: torch.Tensor) -> torch.Tensor:
-    """(B, 18) -> (B, 4, 4) ego-to-map transform from position and yaw (rad)."""
-    yaw = can_bus[:, 16]
-    pose = torch.zeros(can_bus.shape[0], 4, 4, dtype=can_bus.dtype, device=can_bus.device)
-    pose[:, 0, 0], pose[:, 0, 1] = yaw.cos(), -yaw.sin()
-    pose[:, 1, 0], pose[:, 1, 1] = yaw.sin(), yaw.cos()
-    pose[:, 2, 2] = 1.0
-    pose[:, 3, 3] = 1.0
-    pose[:, :3, 3] = can_bus[:, 0:3]
-    return pose
-
-
-def relative_pose(current: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
-    """(B, 4, 4), (B, ..., 4, 4) ego-to-map -> past-ego-to-current-ego transforms."""
-    inv = torch.linalg.inv(current)
-    while inv.dim() < past.dim():
-        inv = inv.unsqueeze(1)
-    return inv @ past
-
-
-def ego_history_features(current: torch.Tensor, past: torch.Tensor,
-                         past_rel_poses: torch.Tensor) -> torch.Tensor:
-    """current (B, 19), past (B, 2, 19), past_rel_poses (B, 2, 4, 4) -> (B, 89)."""
-    return torch.cat([current, past.flatten(1), past_rel_poses.flatten(1)], dim=-1)
+def ego_token_input(can_bus: torch.Tensor, command: torch.Tensor, past_can_bus: torch.Tensor,
+                    memory_egopose: torch.Tensor, topk: int) -> torch.Tensor:
+    """can_bus (B, 18), command (B,), past_can_bus (B, L, 19), memory_egopose (B, M, 4, 4) in
+    the current LiDAR frame -> (B, 19 (1 + L) + 16 M / topk) float64."""
+    B = can_bus.shape[0]
+    poses = memory_egopose.to(torch.float64).reshape(B, -1, topk, 16).mean(dim=2)
+    return torch.cat([current_can_bus(can_bus, command),
+                      past_can_bus.to(torch.float64).flatten(1), poses.flatten(1)], dim=-1)

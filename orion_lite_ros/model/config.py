@@ -13,6 +13,7 @@ from orion_lite_ros import layout
 # Frames of the VAE head's raw xy: REP-103 ego (x forward, y left) or ORION's Bench2Drive ego
 # frame (x right, y forward), in which the official Orion-Lite/ORION weights were trained.
 OUTPUT_FRAMES = ('rep103', 'right_forward')
+GRU_STATE_LAYOUTS = ('per_item', 'official')
 
 
 @dataclass(frozen=True)
@@ -37,38 +38,67 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class QTFormerConfig:
-    """Detection head (scene queries + instance memory), map head, ego token."""
+    """Detection head (scene queries, history tokens, instance memory, ego token) and map
+    head (lanes, lane memory, map tokens); names after the official head arguments."""
 
     embed_dims: int = 256
     num_heads: int = 8
     num_layers: int = 6
     ffn_dim: int = 2048
     memory_ffn_dim: int = 512           # motion / memory decoders
-    num_det_queries: int = 600
-    num_propagated: int = 300           # top-k instances carried to the next frame
+    num_det_queries: int = 600          # num_query
+    num_propagated: int = 300           # memory rows that become queries
+    det_topk: int = 300                 # topk_proposals: rows written per frame
     memory_len: int = 600
-    num_scene_queries: int = 256
-    scene_memory_len: int = 256
-    num_memory_queries: int = 16
+    num_scene_queries: int = 256        # num_extra
+    scene_memory_len: int = 256         # scence_memory_len
+    num_memory_queries: int = 16        # num_memory: history tokens per frame
+    use_memory: bool = True             # history tokens + scene memory (Orion-Lite)
+    with_mask: bool = True              # instances / lanes do not see scene / map tokens
+    can_bus_len: int = 2                # past CAN-bus frames in the ego token
     num_det_classes: int = 9
     code_size: int = 10
     num_tl_outputs: int = 4
     motion_modes: int = 6
     motion_steps: int = 6
-    num_lane_queries: int = 1800
-    num_lane_propagated: int = 300
+    num_lane_queries: int = 1800        # num_lane (one-to-one first)
+    num_lanes_one2one: int = 300
+    lane_topk: int = 300
     lane_memory_len: int = 600
     num_map_classes: int = 6
     n_control: int = 11                 # lane control points
-    num_map_tokens: int = 256
+    num_map_tokens: int = 256           # map head's num_extra
     depth_num: int = 64                 # PETR depth bins (LID)
     depth_start_m: float = 1.0
-    position_range: Tuple[float, ...] = (-61.2, -61.2, -10.0, 61.2, 61.2, 10.0)   # PETR, m
-    pc_range: Tuple[float, ...] = (-51.2, -51.2, -5.0, 51.2, 51.2, 3.0)  # reference points, m
+    position_range: Tuple[float, ...] = (-61.2, -61.2, -10.0, 61.2, 61.2, 10.0)   # LiDAR, m
+    pc_range: Tuple[float, ...] = (-51.2, -51.2, -5.0, 51.2, 51.2, 3.0)  # LiDAR, m
     pe_hidden: int = 1024               # position_encoder hidden width
-    nerf_freqs: int = 6                 # sin/cos frequencies of the NeRF encoding
+    nerf_freqs: int = 6                 # frequencies of the NeRF encoding
     can_bus_hidden: int = 1024
-    frame_dt_s: float = 0.1             # assumed frame spacing when no timestamp is given
+    memory_reset_gap_s: float = 2.0     # memories clear after a gap this long
+    frame_dt_s: float = 0.05            # assumed frame spacing when no timestamp is given
+
+    def __post_init__(self):
+        problems = []
+        if self.memory_len % self.det_topk:
+            problems.append('memory_len must be a multiple of det_topk (ego-token pose blocks)')
+        if self.num_propagated > self.memory_len:
+            problems.append('num_propagated must not exceed memory_len')
+        if self.lane_topk > self.num_lanes_one2one:
+            problems.append('lane_topk must not exceed num_lanes_one2one')
+        if self.num_lanes_one2one > self.num_lane_queries:
+            problems.append('num_lanes_one2one must not exceed num_lane_queries')
+        if problems:
+            raise ValueError('QTFormerConfig: ' + '; '.join(problems))
+
+    @property
+    def ego_token_dim(self) -> int:
+        """Input width of `can_bus_embed`: 19 x (1 + can_bus_len) + 16 per pose block (89)."""
+        return 19 * (1 + self.can_bus_len) + 16 * (self.memory_len // self.det_topk)
+
+    @property
+    def num_history_tokens(self) -> int:
+        return self.num_memory_queries if self.use_memory else 0
 
 
 @dataclass(frozen=True)
@@ -96,11 +126,19 @@ class PlannerConfig:
     # 'rep103' | 'right_forward' (official weights). StudentPlanner converts, so its outputs
     # and `gt_future` input are always REP-103.
     output_frame: str = 'rep103'
+    # GRU initial state from the planning token: 'per_item' splits each item's token into
+    # `gru_layers` chunks; 'official' reshapes the (1, B, D) token batch to (layers, B, D /
+    # layers) as the authors' code does (mixes items for B > 1; equal at B = 1): for
+    # fine-tuning the authors' checkpoint the way it was trained.
+    gru_state_layout: str = 'per_item'
 
     def __post_init__(self):
         if self.output_frame not in OUTPUT_FRAMES:
             raise ValueError(f'planner.output_frame must be one of {OUTPUT_FRAMES}, '
                              f'got {self.output_frame!r}')
+        if self.gru_state_layout not in GRU_STATE_LAYOUTS:
+            raise ValueError(f'planner.gru_state_layout must be one of {GRU_STATE_LAYOUTS}, '
+                             f'got {self.gru_state_layout!r}')
 
 
 @dataclass(frozen=True)
@@ -114,8 +152,9 @@ class OrionLiteConfig:
 
     @property
     def num_tokens(self) -> int:
-        """Tokens the planner reads: scene + 1 ego + map (513 at paper scale)."""
-        return self.qtformer.num_scene_queries + 1 + self.qtformer.num_map_tokens
+        """Tokens the planner reads: scene + history + 1 ego + map (529 at paper scale)."""
+        q = self.qtformer
+        return q.num_scene_queries + q.num_history_tokens + 1 + q.num_map_tokens
 
     @classmethod
     def orion_lite(cls) -> 'OrionLiteConfig':
@@ -128,10 +167,11 @@ class OrionLiteConfig:
                             rope_pt_seq_len=4, pretrain_img_size=64)
         qt = QTFormerConfig(embed_dims=64, num_heads=4, num_layers=2, ffn_dim=128,
                             memory_ffn_dim=64, num_det_queries=32, num_propagated=16,
-                            memory_len=32, num_scene_queries=16, scene_memory_len=16,
-                            num_memory_queries=4, num_lane_queries=24, num_lane_propagated=8,
-                            lane_memory_len=16, num_map_tokens=16, depth_num=16,
-                            pe_hidden=128, can_bus_hidden=128)
+                            det_topk=16, memory_len=32, num_scene_queries=16,
+                            scene_memory_len=16, num_memory_queries=4, num_lane_queries=24,
+                            num_lanes_one2one=8, lane_topk=8, lane_memory_len=16,
+                            num_map_tokens=16, depth_num=16, pe_hidden=128,
+                            can_bus_hidden=128)
         student = StudentConfig(hidden_dim=128, num_layers=2, num_heads=4, ffn_dim=512)
         return cls(name='mini', token_dim=256, encoder=enc, qtformer=qt, student=student)
 

@@ -43,9 +43,10 @@ _PETR = re.compile(r'^(pts_bbox_head|map_head)\.transformer\.query_decoder\._lay
 _SMALL = re.compile(r'^pts_bbox_head\.(motion_decoder|memory_decoder_cq|memory_decoder_mq)\.'
                     r'_layers\.(\d+)\.transformer_layers\.(\d+)\.(.*)$')
 # official operation index -> our sub-module (attention keeps `attn.` / `_layers.` inside)
-_PETR_OPS = {'0': ('attn.', 'self_attn.'), '1': ('', 'norm1.'), '2': ('attn.', 'cross_attn.'),
-             '3': ('', 'norm2.'), '4': ('_layers.', 'ffn.'), '5': ('', 'norm3.')}
-_SMALL_OPS = {'0': ('attn.', 'attn.'), '1': ('', 'norm1.'), '2': ('_layers.', 'ffn.'),
+_PETR_OPS = {'0': ('attn.', 'self_attn.attn.'), '1': ('', 'norm1.'),
+             '2': ('attn.', 'cross_attn.attn.'), '3': ('', 'norm2.'),
+             '4': ('_layers.', 'ffn._layers.'), '5': ('', 'norm3.')}
+_SMALL_OPS = {'0': ('attn.', 'attn.attn.'), '1': ('', 'norm1.'), '2': ('_layers.', 'ffn._layers.'),
               '3': ('', 'norm2.')}
 
 

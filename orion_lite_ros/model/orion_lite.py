@@ -1,9 +1,15 @@
-"""Orion-Lite: EVA ViT per view -> QT-Former (scene, ego, map tokens) -> StudentPlanner."""
+"""Orion-Lite: EVA ViT per view -> QT-Former (scene, history, ego, map tokens) -> StudentPlanner.
+
+Our side of the interface is REP-103 (intrinsics of the model view, cam_to_ego from the
+camera optical frame, waypoints x forward / y left); `geometry` converts to the official
+frames in one place (lidar2img, lidar2global from the CAN bus).
+"""
 from typing import Dict, Optional
 
 import torch
 from torch import nn
 
+from orion_lite_ros.model import geometry
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.eva_vit import EVAViT
 from orion_lite_ros.model.qt_former import QTFormer
@@ -12,12 +18,14 @@ from orion_lite_ros.model.student import Noise, StudentPlanner
 
 class OrionLite(nn.Module):
     """Full model. Temporal memories live in `qt_former.memory` (plain tensors, not in the
-    state dict); `reset_memory()` clears them, `get_memory()/set_memory()` swap streams."""
+    state dict); `reset_memory()` clears them, `get_memory()/set_memory()` swap streams.
+    `backbone=False` builds it without the image encoder (features given, e.g. the golden
+    comparison or training on cached features)."""
 
-    def __init__(self, cfg: OrionLiteConfig):
+    def __init__(self, cfg: OrionLiteConfig, backbone: bool = True):
         super().__init__()
         self.cfg = cfg
-        self.img_backbone = EVAViT(cfg.encoder)
+        self.img_backbone = EVAViT(cfg.encoder) if backbone else None
         self.qt_former = QTFormer(cfg)
         self.student_model = StudentPlanner(cfg)
         mean = torch.tensor(cfg.encoder.pixel_mean).view(1, 1, 3, 1, 1)
@@ -27,7 +35,7 @@ class OrionLite(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.img_backbone.patch_embed.proj.weight.dtype
+        return self.qt_former.position_encoder[0].weight.dtype
 
     def reset_memory(self) -> None:
         self.qt_former.reset_memory()
@@ -40,6 +48,8 @@ class OrionLite(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """images (B, N_cam, 3, H, W) RGB 0..255 (uint8 or float) -> (B, N_cam, gh, gw, C)."""
+        if self.img_backbone is None:
+            raise RuntimeError('this OrionLite was built without its image backbone')
         B, N = images.shape[:2]
         x = (images.to(self.dtype) - self.pixel_mean.to(self.dtype)) / self.pixel_std.to(
             self.dtype)
@@ -50,14 +60,28 @@ class OrionLite(nn.Module):
                 can_bus: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                 gt_future: Optional[torch.Tensor] = None,
                 timestamp_s: Optional[torch.Tensor] = None,
-                detach_plan: bool = False) -> Dict[str, torch.Tensor]:
+                detach_plan: bool = False, reset: Optional[torch.Tensor] = None
+                ) -> Dict[str, torch.Tensor]:
         """images (B, N_cam, 3, H, W) RGB 0..255; intrinsics (B, N_cam, 3, 3) pixels of the
-        model view; cam_to_ego (B, N_cam, 4, 4) optical frame -> REP-103 ego; can_bus (B, 18);
-        command (B,) long; timestamp_s (B,) optional (else frames `frame_dt_s` apart);
+        model view; cam_to_ego (B, N_cam, 4, 4) optical frame -> REP-103 ego; can_bus (B, 18)
+        as `geometry.can_bus_from_ego`; command (B,) long; timestamp_s (B,) optional (else
+        frames `frame_dt_s` apart); reset (B,) bool: clear the memories (scene change);
         detach_plan: see StudentPlanner.forward.
-        Returns StudentPlanner's dict plus `tokens (B, N_tok, D_tok)` and QT-Former outputs."""
+        Returns StudentPlanner's dict plus `tokens` and the QT-Former outputs."""
         feats = self.encode(images)
-        out = self.qt_former(feats, intrinsics, cam_to_ego, can_bus, command, timestamp_s)
+        return self.forward_features(feats, geometry.lidar2img(intrinsics, cam_to_ego),
+                                     can_bus, command, noise, gt_future, timestamp_s,
+                                     detach_plan, tuple(images.shape[-2:]), reset)
+
+    def forward_features(self, feats: torch.Tensor, lidar2img: torch.Tensor,
+                         can_bus: torch.Tensor, command: torch.Tensor, noise: Noise = None,
+                         gt_future: Optional[torch.Tensor] = None,
+                         timestamp_s: Optional[torch.Tensor] = None, detach_plan: bool = False,
+                         view_hw=None, reset: Optional[torch.Tensor] = None
+                         ) -> Dict[str, torch.Tensor]:
+        """The model after the backbone, in the official conventions: feats (B, N, gh, gw, C),
+        lidar2img (B, N, 4, 4) model-view pixels."""
+        out = self.qt_former(feats, lidar2img, can_bus, command, timestamp_s, view_hw, reset)
         out.update(self.student_model(out['tokens'], command, noise=noise,
                                       gt_future=gt_future, detach_plan=detach_plan))
         return out

@@ -10,7 +10,8 @@ VAE noise (`noise` argument of `forward`):
   Tensor (B, 1, latent)  this noise
 
 Frames: inputs (`gt_future`) and outputs (`all_modes`, `waypoints`) are REP-103 ego frame
-(x forward, y left). The VAE head itself works in `cfg.planner.output_frame`; for official
+(x forward, y left); `head_steps` (B, M, T, 2) are the head's raw per-step offsets in its
+own frame (the official `ego_fut_preds`). The VAE head itself works in `cfg.planner.output_frame`; for official
 weights that is 'right_forward' (x right, y forward) and `plan()` converts at its boundary.
 """
 from typing import Dict, Optional, Union
@@ -166,8 +167,9 @@ class StudentPlanner(nn.Module):
             if self.training:
                 mu, log_sigma = f_mu, f_log_sigma
         latent = mu + log_sigma.exp() * _make_noise(noise, mu)           # (B, 1, latent)
-        raw = torch.cumsum(self._decode_steps(planning_token, latent), dim=2)
-        out['all_modes'] = head_to_rep103(raw, frame)
+        steps = self._decode_steps(planning_token, latent)                # head frame
+        out['head_steps'] = steps
+        out['all_modes'] = head_to_rep103(torch.cumsum(steps, dim=2), frame)
         return out
 
     def _decode_steps(self, planning_token: torch.Tensor, latent: torch.Tensor):
@@ -175,9 +177,10 @@ class StudentPlanner(nn.Module):
         p = self.cfg.planner
         B, D = planning_token.shape
         x = latent.transpose(0, 1).expand(p.num_waypoints, B, -1)            # (T, B, latent)
-        # Per-item GRU state: token split into `gru_layers` chunks (equal to the official
-        # reshape for B = 1, which mixes batch items for B > 1).
-        h = planning_token.reshape(B, p.gru_layers, D // p.gru_layers).transpose(0, 1)
+        if p.gru_state_layout == 'official':     # (1, B, D) -> (layers, B, D / layers)
+            h = planning_token.reshape(p.gru_layers, B, D // p.gru_layers)
+        else:                                     # each item's token split into chunks
+            h = planning_token.reshape(B, p.gru_layers, D // p.gru_layers).transpose(0, 1)
         future = self.predict_model(x.to(h.dtype), h.contiguous())           # (T, B, D)
         states = torch.cat([planning_token.expand(p.num_waypoints, B, D), future], dim=-1)
         steps = self.ego_fut_decoder(states).view(p.num_waypoints, B, p.num_modes, 2)
