@@ -18,7 +18,7 @@ def test_paper_values():
     assert (cfg.encoder.img_h, cfg.encoder.img_w, cfg.encoder.embed_dim) == (640, 640, 1024)
     assert cfg.encoder.global_blocks == tuple(range(2, 24, 3))
     assert cfg.qtformer.num_det_queries == 600 and cfg.qtformer.num_lane_queries == 1800
-    assert cfg.student.hidden_dim == 1024 and cfg.num_tokens == 513
+    assert cfg.student.hidden_dim == 1024 and cfg.num_tokens == 529
 
 
 def test_unknown_fields_and_presets_rejected():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from orion_lite_ros import layout
-from orion_lite_ros.model.can_bus import can_bus_from_ego
+from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
 from orion_lite_ros.model.preprocess import PreprocessConfig, crop_box, preprocess_views
 from orion_lite_ros.types import EgoState, PlanResult
@@ -121,16 +121,6 @@ def test_jpeg_reencode_changes_pixels():
     b, _ = preprocess_views(img, K, (64, 128), PreprocessConfig(jpeg_reencode=False))
     assert not np.array_equal(a, b)
 
-
-def test_can_bus_layout():
-    ego = EgoState(stamp_ns=0, x_m=1.0, y_m=2.0, z_m=0.5, yaw_rad=math.pi / 2, vx_mps=3.0,
-                   vy_mps=4.0, ax_mps2=0.5, yaw_rate_rps=0.1)
-    cb = can_bus_from_ego(ego)
-    assert cb.shape == (18,)
-    assert np.allclose(cb[0:3], (1.0, 2.0, 0.5))
-    assert np.allclose(cb[3:7], (math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)))
-    assert cb[7] == pytest.approx(5.0) and cb[15] == pytest.approx(0.1)
-    assert cb[16] == pytest.approx(math.pi / 2) and cb[17] == pytest.approx(90.0)
 
 
 def _student_export(tmp_path, cfg, frame='rep103', seed=21):

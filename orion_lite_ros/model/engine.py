@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from orion_lite_ros import layout
-from orion_lite_ros.model.can_bus import can_bus_from_ego
+from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.checkpoint import graft_student, load_checkpoint
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.orion_lite import OrionLite

@@ -26,7 +26,7 @@ import numpy as np
 
 from orion_lite_ros.bridge.backend import ControlInput, RouteSpec
 from orion_lite_ros.layout import NUM_WAYPOINTS, WAYPOINT_DT_S
-from orion_lite_ros.model.can_bus import can_bus_from_ego
+from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.teacher.config import DatagenConfig, PerturbConfig
 from orion_lite_ros.teacher.scene import SceneReader
 from orion_lite_ros.teacher.tokens import to_ego, to_extras
