@@ -75,7 +75,7 @@ def rep103_cameras(inputs) -> Dict[str, torch.Tensor]:
 
 
 def _feats(meta, i):
-    from compare import golden_img_feats            # ../shared/golden, on sys.path via compare
+    from compare import golden_img_feats  # ../shared/golden, on sys.path via compare
     return golden_img_feats(meta, i).permute(0, 1, 3, 4, 2)          # (1, N, H, W, C)
 
 

@@ -43,12 +43,14 @@ def test_alias_rules_match_manifest(manifest):
 
 def test_rename_examples():
     assert rename('pts_bbox_head.transformer.query_decoder._layers.5.transformer_layers.4.'
-                  '_layers.3.weight') == 'qt_former.pts_bbox_head.decoder.layers.5.ffn.3.weight'
+                  '_layers.3.weight') == ('qt_former.pts_bbox_head.decoder.layers.5.ffn.'
+                                          '_layers.3.weight')
     assert rename('map_head.transformer.query_decoder._layers.0.transformer_layers.2.attn.'
-                  'in_proj_bias') == 'qt_former.map_head.decoder.layers.0.cross_attn.in_proj_bias'
+                  'in_proj_bias') == ('qt_former.map_head.decoder.layers.0.cross_attn.attn.'
+                                     'in_proj_bias')
     assert rename('pts_bbox_head.memory_decoder_mq._layers.0.transformer_layers.0.attn.'
                   'out_proj.weight') == ('qt_former.pts_bbox_head.memory_decoder_mq.layers.0.'
-                                         'attn.out_proj.weight')
+                                         'attn.attn.out_proj.weight')
     assert rename('student_model.planning_query') == 'student_model.planning_query'
     assert rename('lm_head.weight') is None
 

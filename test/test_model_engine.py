@@ -1,11 +1,9 @@
 """Inference engine (mini, CPU), preprocessing geometry and CAN-bus encoding."""
-import math
 
 import numpy as np
 import pytest
 
 from orion_lite_ros import layout
-from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
 from orion_lite_ros.model.preprocess import PreprocessConfig, crop_box, preprocess_views
 from orion_lite_ros.types import EgoState, PlanResult
@@ -157,7 +155,8 @@ def test_student_checkpoint_grafted_into_engine(tmp_path, frame):
     from orion_lite_ros.model import OrionLiteConfig
     student, path = _student_export(tmp_path, OrionLiteConfig.mini(), frame)
     eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
-                                       jpeg_reencode=False, student_checkpoint=str(path)))
+                                       jpeg_reencode=False, student_checkpoint=str(path),
+                                       vae_mode='mean'))
     assert eng.model_cfg.planner.output_frame == frame
     assert eng.model.student_model.cfg.planner.output_frame == frame
     result, seen = _plan_capturing_tokens(eng, _frame(eng))

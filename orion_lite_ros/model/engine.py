@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from orion_lite_ros import layout
-from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.checkpoint import graft_student, load_checkpoint
 from orion_lite_ros.model.config import OrionLiteConfig
+from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.orion_lite import OrionLite
 from orion_lite_ros.model.preprocess import PreprocessConfig, preprocess_views
 from orion_lite_ros.types import FrameInputs, PlanResult
@@ -35,7 +35,8 @@ class EngineConfig:
     precision: str = 'fp32'             # 'fp32' | 'fp16' | 'bf16'
     compile: bool = False               # torch.compile the encoder and the student
     cuda_graphs: bool = False           # CUDA graphs via torch.compile(mode='reduce-overhead')
-    vae_mode: str = 'mean'              # 'mean' (zero noise) | 'sample' (seeded generator)
+    vae_mode: str = 'sample'            # 'sample' (seeded generator; as the authors' agent,
+                                        # which samples the VAE latent) | 'mean' (zero noise)
     seed: int = 0                       # 'sample' mode generator and random-init seed
     jpeg_reencode: bool = True          # as ORION's training data (quality 20)
     jpeg_quality: int = 20

@@ -1,8 +1,8 @@
 """`map_head` (ORION's OrionHeadM): lane queries with 11 control points, a lane memory used
 only as extra self-attention keys, and the map tokens.
 
-Decoder query order: [0, T) map tokens (content `query_embedding`, position 0), [T, T + O)
-one-to-one lanes, [T + O, T + N) one-to-many lanes. Self-attention keys: those queries, then
+Decoder query order: [0, T) map tokens (content `query_embedding`, position 0), [T, T + O2O)
+one-to-one lanes, [T + O2O, T + N) one-to-many lanes. Self-attention keys: those queries, then
 all M memory lanes. Masks (True = blocked): the group {map tokens, one-to-one} and the
 one-to-many group do not see each other; with the mask, lanes do not see the map tokens.
 """
@@ -47,10 +47,10 @@ class MapHead(nn.Module):
 
     def attn_mask(self, device) -> torch.Tensor:
         q = self.cfg
-        T, O, N = q.num_map_tokens, q.num_lanes_one2one, q.num_lane_queries
+        T, O2O, N = q.num_map_tokens, q.num_lanes_one2one, q.num_lane_queries
         mask = torch.zeros(T + N, T + N + q.lane_memory_len, dtype=torch.bool, device=device)
-        mask[T + O:, :T + O] = True
-        mask[:T + O, T + O:T + N] = True
+        mask[T + O2O:, :T + O2O] = True
+        mask[:T + O2O, T + O2O:T + N] = True
         if q.with_mask:
             mask[T:, :T] = True
         return mask
@@ -68,7 +68,7 @@ class MapHead(nn.Module):
                 shared: SharedEncoders) -> Dict[str, torch.Tensor]:
         """-> map tokens (B, T, D_tok), one-to-one lane outputs and the memory inputs."""
         q, dtype = self.cfg, feats.dtype
-        B, T, O = feats.shape[0], q.num_map_tokens, q.num_lanes_one2one
+        B, T, O2O = feats.shape[0], q.num_map_tokens, q.num_lanes_one2one
         x = self.input_projection(feats)
         reference = self.lane_reference().to(dtype)[None].expand(B, -1, -1)     # (B, N, 33)
         lane_pos = shared.query_pos(nerf_positional_encoding(reference, shared.nerf_freqs))
@@ -84,8 +84,8 @@ class MapHead(nn.Module):
         lanes = torch.nan_to_num(out[:, T:])
         preds = self.predict(lanes, reference, shared.pc_range)
         return {'tokens': self.output_projection(out[:, :T]),
-                'lane_cls_one2one': preds['lane_cls'][:, :O],
-                'lane_preds_one2one': preds['lane_preds'][:, :O],
-                'lane_cls_one2many': preds['lane_cls'][:, O:],
-                'lane_preds_one2many': preds['lane_preds'][:, O:],
-                'lanes_one2one': lanes[:, :O], 'query_pos': query_pos, 'temp_pos': temp_pos}
+                'lane_cls_one2one': preds['lane_cls'][:, :O2O],
+                'lane_preds_one2one': preds['lane_preds'][:, :O2O],
+                'lane_cls_one2many': preds['lane_cls'][:, O2O:],
+                'lane_preds_one2many': preds['lane_preds'][:, O2O:],
+                'lanes_one2one': lanes[:, :O2O], 'query_pos': query_pos, 'temp_pos': temp_pos}

@@ -11,8 +11,9 @@ VAE noise (`noise` argument of `forward`):
 
 Frames: inputs (`gt_future`) and outputs (`all_modes`, `waypoints`) are REP-103 ego frame
 (x forward, y left); `head_steps` (B, M, T, 2) are the head's raw per-step offsets in its
-own frame (the official `ego_fut_preds`). The VAE head itself works in `cfg.planner.output_frame`; for official
-weights that is 'right_forward' (x right, y forward) and `plan()` converts at its boundary.
+own frame (the official `ego_fut_preds`). The VAE head itself works in
+`cfg.planner.output_frame`; for official weights that is 'right_forward' (x right, y forward)
+and `plan()` converts at its boundary.
 """
 from typing import Dict, Optional, Union
 
