@@ -31,9 +31,9 @@ def main():
     ap.add_argument('--out', default=str(REPO / 'results' / 'golden_precision_cpu.json'))
     args = ap.parse_args()
     sys.path[:0] = [args.golden, str(REPO / 'test')]
-    from safetensors.torch import load_file
     import compare
     import golden_adapter
+    from safetensors.torch import load_file
     gdir = Path(args.golden) / 'qtformer'
     meta = json.loads((gdir / 'meta.json').read_text())
     inputs = load_file(str(gdir / 'inputs.safetensors'))

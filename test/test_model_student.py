@@ -132,3 +132,29 @@ def test_right_forward_head_reads_gt_future_in_its_own_frame(mini):
     assert not torch.allclose(ours['future_mu'], wrong['future_mu'], atol=1e-4)
     raw = plain['all_modes']                                   # same weights, no conversion
     assert torch.allclose(ours['all_modes'], torch.stack([raw[..., 1], -raw[..., 0]], -1))
+
+
+def test_gru_state_layouts():
+    """'official' reshapes the (1, B, D) batch like the authors' code: equal to per-item at
+    B = 1, mixing items at B = 2 (item 0 of the batch differs from item 0 alone)."""
+    from dataclasses import replace
+
+    cfg = OrionLiteConfig.mini()
+    official = replace(cfg, planner=replace(cfg.planner, gru_state_layout='official'))
+    torch.manual_seed(0)
+    a = StudentPlanner(cfg).eval()
+    b = StudentPlanner(official).eval()
+    b.load_state_dict(a.state_dict())
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randn(2, cfg.num_tokens, cfg.token_dim, generator=g)
+    cmd = torch.tensor([3, 3])
+    with torch.no_grad():
+        one_a = a(tokens[:1], cmd[:1], noise='mean')['all_modes']
+        one_b = b(tokens[:1], cmd[:1], noise='mean')['all_modes']
+        two_a = a(tokens, cmd, noise='mean')['all_modes']
+        two_b = b(tokens, cmd, noise='mean')['all_modes']
+    assert torch.allclose(one_a, one_b)
+    assert torch.allclose(two_a[:1], one_a, atol=1e-5)          # per item: batch-independent
+    assert not torch.allclose(two_b[:1], one_b, atol=1e-4)      # official: items mixed
+    with pytest.raises(ValueError, match='gru_state_layout'):
+        replace(cfg.planner, gru_state_layout='other')
