@@ -1,6 +1,6 @@
 """Plain data passed between layers (no ROS, no torch). Arrays are numpy."""
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -48,6 +48,8 @@ class PlanResult:
     command: int
     planning_token: Optional[np.ndarray] = None   # (D_token,)
     timing_s: Dict[str, float] = field(default_factory=dict)
+    objects: Optional[Any] = None    # model.decode.Objects: detected agents, ego frame
+    lanes: Optional[Any] = None      # model.decode.Lanes: map lanes, ego frame
 
 
 @dataclass(frozen=True)

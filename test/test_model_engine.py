@@ -209,3 +209,34 @@ def _full_export(tmp_path, cfg):
     from orion_lite_ros.model.checkpoint import save_checkpoint
     save_checkpoint(tmp_path / 'full', OrionLite(cfg), cfg)
     return tmp_path / 'full'
+
+
+def test_plan_result_carries_decoded_perception_in_ego_frame():
+    eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                       jpeg_reencode=False, perception_score_threshold=0.0))
+    result = eng.plan(_frame(eng))
+    q = eng.model_cfg.qtformer
+    n = q.num_det_queries + q.num_propagated
+    assert result.objects.centres.shape == (n, 3) and result.objects.yaws.shape == (n,)
+    assert result.objects.trajectories.shape == (n, 6, 6, 2)
+    assert result.lanes.points.shape == (q.num_lanes_one2one, 11, 3)
+    # pc_range is +-51.2 m around the LiDAR: centres lie within it, shifted to the ego origin
+    assert np.all(np.abs(result.objects.centres[:, 0] + 0.39) <= 51.2 + 1e-3)
+
+
+def test_decode_geometry_of_a_known_box():
+    import torch
+
+    from orion_lite_ros.model.decode import decode_objects
+    code = torch.zeros(1, 1, 10)
+    code[0, 0, :2] = torch.tensor([0.0, 10.0])          # LiDAR: 10 m ahead
+    code[0, 0, 4] = -1.0                                 # cz
+    code[0, 0, 6:8] = torch.tensor([1.0, 0.0])           # yaw pi/2 in LiDAR = ego x
+    code[0, 0, 8:10] = torch.tensor([0.0, 2.0])          # moving forward at 2 m/s
+    out = {'cls_scores': torch.full((1, 1, 9), 5.0), 'bbox_preds': code,
+           'traj_preds': torch.tensor([0.0, 1.0] * 6).view(1, 1, 1, 12),
+           'traj_cls_scores': torch.zeros(1, 1, 1), 'traffic_states': torch.zeros(1, 1, 4)}
+    obj = decode_objects(out)
+    assert np.allclose(obj.centres[0], [9.61, 0.0, 0.84], atol=1e-5)
+    assert abs(obj.yaws[0]) < 1e-6 and np.allclose(obj.velocities[0], [2.0, 0.0])
+    assert np.allclose(obj.trajectories[0, 0, -1], [9.61 + 6.0, 0.0], atol=1e-5)

@@ -16,6 +16,7 @@ import torch
 from orion_lite_ros import layout
 from orion_lite_ros.model.checkpoint import graft_student, load_checkpoint
 from orion_lite_ros.model.config import OrionLiteConfig
+from orion_lite_ros.model.decode import decode_lanes, decode_objects
 from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.orion_lite import OrionLite
 from orion_lite_ros.model.preprocess import PreprocessConfig, preprocess_views
@@ -23,6 +24,8 @@ from orion_lite_ros.types import FrameInputs, PlanResult
 
 LOG = logging.getLogger(__name__)
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+PERCEPTION_KEYS = ('cls_scores', 'bbox_preds', 'traj_preds', 'traj_cls_scores', 'traffic_states',
+                   'lane_cls_one2one', 'lane_preds_one2one')
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class EngineConfig:
     warmup_iters: int = 2
     temporal_memory: bool = True        # False: every frame planned alone (memory cleared),
                                         # for models trained on shuffled single frames
+    perception_score_threshold: float = 0.2   # objects / lanes in PlanResult (official
+                                              # score_threshold)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -150,11 +155,14 @@ class InferenceEngine:
         out = self._run(inputs, stream)
         waypoints = out['waypoints'][0].float().cpu().numpy()
         t2 = time.perf_counter()
+        cpu = {k: v.cpu() for k, v in out.items() if k in PERCEPTION_KEYS}
+        thr = self.cfg.perception_score_threshold
         return PlanResult(
             stamp_ns=frame.stamp_ns, waypoints=waypoints,
             all_modes=out['all_modes'][0].float().cpu().numpy(), command=int(frame.command),
             planning_token=out['planning_token'][0].float().cpu().numpy(),
-            timing_s={'preprocess': t1 - t0, 'model': t2 - t1, 'total': t2 - t0})
+            timing_s={'preprocess': t1 - t0, 'model': t2 - t1, 'total': t2 - t0},
+            objects=decode_objects(cpu, thr), lanes=decode_lanes(cpu, thr))
 
     def _sync_time(self) -> float:
         if self.device.type == 'cuda':
