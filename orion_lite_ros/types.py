@@ -45,11 +45,13 @@ class PlanResult:
     stamp_ns: int
     waypoints: np.ndarray        # (NUM_WAYPOINTS, 2) ego frame, metres
     all_modes: np.ndarray        # (NUM_COMMANDS, NUM_WAYPOINTS, 2)
-    command: int
+    command: int                 # the mode planned with (see command_requested)
     planning_token: Optional[np.ndarray] = None   # (D_token,)
     timing_s: Dict[str, float] = field(default_factory=dict)
     objects: Optional[Any] = None    # model.decode.Objects: detected agents, ego frame
     lanes: Optional[Any] = None      # model.decode.Lanes: map lanes, ego frame
+    command_requested: Optional[int] = None   # the frame's command; differs from `command`
+                                              # when the checkpoint never trained that mode
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,32 @@ def test_decode_geometry_of_a_known_box():
     assert np.allclose(obj.centres[0], [9.61, 0.0, 0.84], atol=1e-5)
     assert abs(obj.yaws[0]) < 1e-6 and np.allclose(obj.velocities[0], [2.0, 0.0])
     assert np.allclose(obj.trajectories[0, 0, -1], [9.61 + 6.0, 0.0], atol=1e-5)
+
+
+def test_untrained_command_falls_back_to_lane_follow(tmp_path):
+    from dataclasses import replace
+
+    import torch
+
+    from orion_lite_ros.model import OrionLite, OrionLiteConfig
+    from orion_lite_ros.model.checkpoint import save_checkpoint
+    cfg = OrionLiteConfig.mini()
+    cfg = replace(cfg, planner=replace(cfg.planner, trained_commands=(0, 1, 3)))
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / 'ck', OrionLite(cfg), cfg)
+    eng = InferenceEngine(EngineConfig(checkpoint=str(tmp_path / 'ck'), device='cpu',
+                                       warmup_iters=0, jpeg_reencode=False, vae_mode='mean',
+                                       temporal_memory=False))
+    frame = _frame(eng)
+    lane = eng.plan(frame.__class__(**{**frame.__dict__, 'command': 3}))
+    change = eng.plan(frame.__class__(**{**frame.__dict__, 'command': 4}))
+    assert change.command == 3 and change.command_requested == 4
+    assert np.allclose(change.waypoints, lane.waypoints, atol=1e-5)
+    left = eng.plan(frame.__class__(**{**frame.__dict__, 'command': 0}))
+    assert left.command == 0 and left.command_requested == 0
+
+
+def test_trained_commands_threshold():
+    from orion_lite_ros.training.sampling import trained_commands
+    cmds = np.array([3] * 900 + [0] * 60 + [1] * 30 + [4] * 10)
+    assert trained_commands(cmds, 6) == (0, 3)

@@ -49,7 +49,8 @@ def test_mini_forward_shapes(mini):
         out = model(**_batch(cfg, batch=2), noise='mean')
     q = cfg.qtformer
     assert out['tokens'].shape == (2, cfg.num_tokens, cfg.token_dim)
-    assert cfg.num_tokens == q.num_scene_queries + q.num_memory_queries + 1 + q.num_map_tokens
+    assert cfg.num_tokens == (q.num_scene_queries + q.num_memory_queries + 1 + q.num_map_tokens
+                              + int(cfg.nav.enabled))
     assert out['planning_token'].shape == (2, cfg.token_dim)
     assert out['all_modes'].shape == (2, 6, 6, 2) and out['waypoints'].shape == (2, 6, 2)
     A = q.num_det_queries + q.num_propagated

@@ -138,7 +138,7 @@ def test_atomic_checkpoint_survives_crash_mid_write(tmp_path, synthetic, monkeyp
     assert fresh.load(path) and fresh.step == 3
 
 
-def _episodes(root, n=8):
+def _episodes(root, n=8, tokens=False):
     from orion_lite_ros.layout import Command
     from orion_lite_ros.training.episodes import EpisodeWriter
     from orion_lite_ros.types import EgoState, FrameInputs
@@ -151,8 +151,16 @@ def _episodes(root, n=8):
         frame = FrameInputs(ego.stamp_ns, rng.integers(0, 255, (6, 90, 160, 3), np.uint8),
                             np.tile(K, (6, 1, 1)), np.tile(np.eye(4), (6, 1, 1)), ego,
                             int(Command.LANE_FOLLOW), np.array([10.0, 0.0]))
+        extra = {}
+        if tokens:
+            agents = np.zeros((2, 7), np.float32)
+            agents[0] = [12.0, 0.0, 0.0, 4.5, 2.0, 3.0, 0]
+            signals = np.zeros((1, 8), np.float32)
+            signals[0] = [25.0, 0.0, 25.0, 0, 1, 0, 0, 0]
+            extra = {'tok_agents': agents, 'tok_agents_mask': np.array([True, False]),
+                     'tok_signals': signals, 'tok_signals_mask': np.array([True])}
         writer.add_frame(frame, lane_points=np.array([[[0.0, 1.5], [30.0, 1.5]]]),
-                         agent_xy=np.array([[6.0, 2.0]]))
+                         agent_xy=np.array([[6.0, 2.0]]), **extra)
     writer.close()
 
 
@@ -172,6 +180,33 @@ def test_full_model_end_to_end_from_episodes(tmp_path):
     after = model.state_dict()
     changed = {k.split('.')[0] for k in before if not torch.equal(before[k], after[k])}
     assert changed == {'student_model'}                      # perception frozen
+
+
+def test_full_model_with_perception_supervision_baseline_and_sensitivity(tmp_path):
+    """Detection / traffic / map terms train the heads; validation reports the
+    constant-velocity baseline and the input sensitivity; the export names its modes."""
+    from orion_lite_ros.training.build import build_datasets, build_model, with_trained_commands
+    _episodes(tmp_path / 'eps', tokens=True)
+    cfg = _cfg(tmp_path / 'run', data_format='episodes', target='full',
+               train_dir=str(tmp_path / 'eps'), val_dir=str(tmp_path / 'eps'), batch_size=2,
+               epochs=1, max_steps=2, freeze_perception=False, val_sensitivity_batches=1,
+               loss=LossConfig(mimic_weight=0.0, det_weight=1.0, traffic_weight=1.0,
+                               map_weight=1.0))
+    train, val = build_datasets(cfg)
+    model, mcfg, _ = build_model(cfg)
+    mcfg = with_trained_commands(mcfg, train)
+    assert mcfg.planner.trained_commands == (3,)
+    t = Trainer(cfg, model, train, val, model_cfg=mcfg)
+    hist = t.fit()
+    assert {'det_cls', 'det_box', 'det_traffic', 'map_cls', 'map_pts'} <= set(hist[0])
+    assert all(np.isfinite(r['total']) for r in hist)
+    metrics = t.val_history[-1]
+    assert metrics['cv_l2_1s'] == pytest.approx(0.0, abs=1e-4)     # 5 m/s straight = truth
+    for name in ('black_views', 'mirror_views', 'ego_stopped', 'mirror_target'):
+        assert np.isfinite(metrics[f'sens_{name}_m'])
+    from orion_lite_ros.model.checkpoint import read_config
+    t.export()
+    assert read_config(tmp_path / 'run' / 'export')[1].planner.trained_commands == (3,)
 
 
 def test_export_loads_in_inference_engine(tmp_path, synthetic):

@@ -131,6 +131,9 @@ class PlannerConfig:
     # layers) as the authors' code does (mixes items for B > 1; equal at B = 1): for
     # fine-tuning the authors' checkpoint the way it was trained.
     gru_state_layout: str = 'per_item'
+    # Command modes the head was trained on (empty: all). The engine plans an untrained mode
+    # with LANE_FOLLOW instead (and says so) rather than letting an untrained mode drive.
+    trained_commands: Tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.output_frame not in OUTPUT_FRAMES:
@@ -142,6 +145,23 @@ class PlannerConfig:
 
 
 @dataclass(frozen=True)
+class NavConfig:
+    """Route + ego token for our own students (not part of Orion-Lite: off in the
+    `orion_lite` preset, so the authors' checkpoint is unchanged). One extra token appended
+    after the QT-Former's, from the route target point (ego frame) and the ego's speed,
+    acceleration and yaw rate (normalised); in training the target point gets noise and is
+    dropped sometimes, so the model must not rely on it alone."""
+
+    enabled: bool = False
+    hidden: int = 128
+    target_scale_m: float = 20.0        # target point / this
+    speed_scale_mps: float = 10.0
+    accel_scale_mps2: float = 5.0
+    target_noise_m: float = 0.5         # training: Gaussian noise on the target point
+    target_dropout: float = 0.1         # training: probability of zeroing the target point
+
+
+@dataclass(frozen=True)
 class OrionLiteConfig:
     name: str = 'orion_lite'
     token_dim: int = 4096               # width of the planner's tokens and planning token
@@ -149,12 +169,15 @@ class OrionLiteConfig:
     qtformer: QTFormerConfig = field(default_factory=QTFormerConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
+    nav: NavConfig = field(default_factory=NavConfig)
 
     @property
     def num_tokens(self) -> int:
-        """Tokens the planner reads: scene + history + 1 ego + map (529 at paper scale)."""
+        """Tokens the planner reads: scene + history + 1 ego + map (529 at paper scale),
+        + 1 route/ego token when `nav.enabled`."""
         q = self.qtformer
-        return q.num_scene_queries + q.num_history_tokens + 1 + q.num_map_tokens
+        return (q.num_scene_queries + q.num_history_tokens + 1 + q.num_map_tokens
+                + int(self.nav.enabled))
 
     @classmethod
     def orion_lite(cls) -> 'OrionLiteConfig':
@@ -173,7 +196,8 @@ class OrionLiteConfig:
                             num_map_tokens=16, depth_num=16, pe_hidden=128,
                             can_bus_hidden=128)
         student = StudentConfig(hidden_dim=128, num_layers=2, num_heads=4, ffn_dim=512)
-        return cls(name='mini', token_dim=256, encoder=enc, qtformer=qt, student=student)
+        return cls(name='mini', token_dim=256, encoder=enc, qtformer=qt, student=student,
+                   nav=NavConfig(enabled=True))
 
     @classmethod
     def preset(cls, name: str) -> 'OrionLiteConfig':

@@ -4,7 +4,7 @@
     result = engine.plan(frame)                  # frame: types.FrameInputs
     engine.reset()                               # new route: clear the stream's memory
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import logging
 import math
 import time
@@ -111,6 +111,7 @@ class InferenceEngine:
                                                cfg.resize_scale, cfg.crop_h, cfg.crop_w)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self._streams: Dict[str, Optional[dict]] = {}
+        self._warned_commands = set()
         self._maybe_compile()
         self.warmup(cfg.warmup_iters)
 
@@ -147,9 +148,25 @@ class InferenceEngine:
         else:
             self._streams.pop(stream, None)
 
+    def command_for(self, requested: int) -> int:
+        """The command the head plans with: `requested`, or LANE_FOLLOW when the checkpoint's
+        head never saw training data for it (`planner.trained_commands`)."""
+        trained = self.model_cfg.planner.trained_commands
+        if not trained or int(requested) in trained:
+            return int(requested)
+        fallback = int(layout.Command.LANE_FOLLOW)
+        if int(requested) not in self._warned_commands:
+            self._warned_commands.add(int(requested))
+            LOG.warning('command %s has no training data in this checkpoint (trained: %s): '
+                        'planning with LANE_FOLLOW', layout.Command(int(requested)).name,
+                        [layout.Command(c).name for c in trained])
+        return fallback if fallback in trained else int(trained[0])
+
     def plan(self, frame: FrameInputs, stream: str = 'default') -> PlanResult:
         t0 = time.perf_counter()
         validate_frame(frame, self.model_cfg.encoder.num_cams)
+        requested = int(frame.command)
+        frame = replace(frame, command=self.command_for(requested))
         inputs = self._to_tensors(frame)
         t1 = self._sync_time()
         out = self._run(inputs, stream)
@@ -162,7 +179,8 @@ class InferenceEngine:
             all_modes=out['all_modes'][0].float().cpu().numpy(), command=int(frame.command),
             planning_token=out['planning_token'][0].float().cpu().numpy(),
             timing_s={'preprocess': t1 - t0, 'model': t2 - t1, 'total': t2 - t0},
-            objects=decode_objects(cpu, thr), lanes=decode_lanes(cpu, thr))
+            objects=decode_objects(cpu, thr), lanes=decode_lanes(cpu, thr),
+            command_requested=requested)
 
     def _sync_time(self) -> float:
         if self.device.type == 'cuda':
@@ -192,9 +210,10 @@ class InferenceEngine:
             'images': t(views, torch.uint8),
             'intrinsics': t(K),
             'cam_to_ego': t(np.asarray(frame.cam_to_ego, np.float32)),
-            'can_bus': t(can_bus_from_ego(frame.ego)),
+            'can_bus': t(can_bus_from_ego(frame.ego), torch.float64),
             'command': t(int(frame.command), torch.long).reshape(1),
             'timestamp_s': t(frame.stamp_ns * 1e-9, torch.float64).reshape(1),
+            'target_point': t(np.asarray(frame.target_point, np.float32)),
         }
 
 

@@ -12,6 +12,7 @@ from torch import nn
 from orion_lite_ros.model import geometry
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.eva_vit import EVAViT
+from orion_lite_ros.model.nav_token import NavToken
 from orion_lite_ros.model.qt_former import QTFormer
 from orion_lite_ros.model.student import Noise, StudentPlanner
 
@@ -28,6 +29,7 @@ class OrionLite(nn.Module):
         self.img_backbone = EVAViT(cfg.encoder) if backbone else None
         self.qt_former = QTFormer(cfg)
         self.student_model = StudentPlanner(cfg)
+        self.nav_token = NavToken(cfg) if cfg.nav.enabled else None
         mean = torch.tensor(cfg.encoder.pixel_mean).view(1, 1, 3, 1, 1)
         std = torch.tensor(cfg.encoder.pixel_std).view(1, 1, 3, 1, 1)
         self.register_buffer('pixel_mean', mean, persistent=False)
@@ -60,28 +62,34 @@ class OrionLite(nn.Module):
                 can_bus: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                 gt_future: Optional[torch.Tensor] = None,
                 timestamp_s: Optional[torch.Tensor] = None,
-                detach_plan: bool = False, reset: Optional[torch.Tensor] = None
-                ) -> Dict[str, torch.Tensor]:
+                detach_plan: bool = False, reset: Optional[torch.Tensor] = None,
+                target_point: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """images (B, N_cam, 3, H, W) RGB 0..255; intrinsics (B, N_cam, 3, 3) pixels of the
         model view; cam_to_ego (B, N_cam, 4, 4) optical frame -> REP-103 ego; can_bus (B, 18)
         as `geometry.can_bus_from_ego`; command (B,) long; timestamp_s (B,) optional (else
         frames `frame_dt_s` apart); reset (B,) bool: clear the memories (scene change);
-        detach_plan: see StudentPlanner.forward.
+        detach_plan: see StudentPlanner.forward; target_point (B, 2) route target point, ego
+        frame (m), read by the route/ego token when `cfg.nav.enabled`.
         Returns StudentPlanner's dict plus `tokens` and the QT-Former outputs."""
         feats = self.encode(images)
         return self.forward_features(feats, geometry.lidar2img(intrinsics, cam_to_ego),
                                      can_bus, command, noise, gt_future, timestamp_s,
-                                     detach_plan, tuple(images.shape[-2:]), reset)
+                                     detach_plan, tuple(images.shape[-2:]), reset,
+                                     target_point)
 
     def forward_features(self, feats: torch.Tensor, lidar2img: torch.Tensor,
                          can_bus: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                          gt_future: Optional[torch.Tensor] = None,
                          timestamp_s: Optional[torch.Tensor] = None, detach_plan: bool = False,
-                         view_hw=None, reset: Optional[torch.Tensor] = None
+                         view_hw=None, reset: Optional[torch.Tensor] = None,
+                         target_point: Optional[torch.Tensor] = None
                          ) -> Dict[str, torch.Tensor]:
         """The model after the backbone, in the official conventions: feats (B, N, gh, gw, C),
         lidar2img (B, N, 4, 4) model-view pixels."""
         out = self.qt_former(feats, lidar2img, can_bus, command, timestamp_s, view_hw, reset)
+        if self.nav_token is not None:
+            out['tokens'] = torch.cat([out['tokens'], self.nav_token(can_bus, target_point).to(
+                out['tokens'].dtype)], dim=1)
         out.update(self.student_model(out['tokens'], command, noise=noise,
                                       gt_future=gt_future, detach_plan=detach_plan))
         return out

@@ -1,9 +1,10 @@
 """Tokens of the current simulator step: ground truth + signals + route navigation.
 
-The navigation (command, target point) comes from `nav.route.RouteTracker` with the route's
-per-point commands, exactly as the planner node derives them, so teacher and student see the
-same command. The stop-sign memory mirrors the infraction rule (below 0.1 m/s within 6 m
-before the line) so the teacher knows when it may go on.
+The navigation (command, target point) comes from `nav.route.RouteTracker` on the route
+polyline alone (the geometry rule), exactly as the planner node and the replay derive it from
+a `nav_msgs/Path` (which carries no commands), so data, teacher, student and the running
+planner see the same command. The stop-sign memory mirrors the infraction rule (below 0.1 m/s
+within 6 m before the line) so the teacher knows when it may go on.
 """
 from typing import Dict, List, Set, Tuple
 
@@ -52,7 +53,7 @@ class SceneReader:
     def __init__(self, backend, route: RouteSpec, token_cfg: TokenConfig = TokenConfig(),
                  route_cfg: RouteConfig = RouteConfig()):
         self.backend, self.token_cfg = backend, token_cfg
-        self.nav = RouteTracker(route.waypoints_xy, route.commands, route_cfg)
+        self.nav = RouteTracker(route.waypoints_xy, None, route_cfg)   # the planner's rule
         self.stops = StopSignMemory()
 
     def read(self) -> Tuple[Dict[str, np.ndarray], RouteState]:

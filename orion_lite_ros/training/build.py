@@ -103,6 +103,15 @@ def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Mod
     return model, mcfg, export
 
 
+def with_trained_commands(mcfg, train: Dataset):
+    """`mcfg` with `planner.trained_commands` = the modes the training set covers (the
+    engine falls back to LANE_FOLLOW for the others)."""
+    from orion_lite_ros.training.sampling import dataset_commands, trained_commands
+    modes = trained_commands(dataset_commands(train), mcfg.planner.num_modes)
+    print(f'[train] command modes with training data: {list(modes)}', flush=True)
+    return replace(mcfg, planner=replace(mcfg.planner, trained_commands=modes))
+
+
 def _is_student(model) -> bool:
     from orion_lite_ros.model.student import StudentPlanner
     return isinstance(model, StudentPlanner)
@@ -123,6 +132,7 @@ def run(cfg: TrainConfig, resume: bool = False, dist_info: Optional[DistInfo] = 
     dist_info = dist_info or init_distributed()
     train, val = build_datasets(cfg)
     model, mcfg, export = build_model(cfg)
+    mcfg = with_trained_commands(mcfg, train)
     trainer = Trainer(cfg, model, train, val, model_cfg=mcfg, dist_info=dist_info,
                       export_module=export)
     try:

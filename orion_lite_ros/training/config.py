@@ -35,12 +35,19 @@ class LossConfig:
     # True: trajectory losses reach the trajectory head only (stop-gradient at the planning
     # token); everything before it learns from the mimic loss alone (mimic-only ablation).
     trajectory_head_only: bool = False
+    # Perception supervision from the simulator's ground truth (training/perception.py;
+    # target=full on episodes): detection class / box / traffic-light state, map lanes.
+    det_weight: float = 0.0
+    traffic_weight: float = 0.0
+    map_weight: float = 0.0
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything one training run needs; `out_dir` holds checkpoints, logs and the export."""
 
+    val_sensitivity_batches: int = 4     # target=full: input-sensitivity checks on these
+                                         # many validation batches (eval/sensitivity.py)
     # Data
     data_format: str = 'official'        # 'official' (.npz per frame) | 'episodes'
     train_dir: str = 'data/distill/train'

@@ -122,6 +122,20 @@ def _agent_fields(frame, max_agents: int) -> Dict[str, np.ndarray]:
             'agent_mode_score': _pad(np.ones((len(xy), 1), np.float32), max_agents)}
 
 
+MAX_SIGNAL_OBJECTS = 4     # stop lines ahead kept as detection targets, besides the agents
+
+
+def _object_fields(frame, max_objects: int) -> Dict[str, np.ndarray]:
+    """Detection targets (training/perception.py) from the recorded teacher tokens."""
+    from orion_lite_ros.training.perception import OBJECT_DIM, object_targets
+    if 'tok_agents' not in frame:
+        return {'gt_objects': np.zeros((max_objects, OBJECT_DIM), np.float32),
+                'gt_objects_mask': np.zeros(max_objects, bool)}
+    objects, mask = object_targets(frame['tok_agents'], frame['tok_agents_mask'],
+                                   frame['tok_signals'], frame['tok_signals_mask'], max_objects)
+    return {'gt_objects': objects, 'gt_objects_mask': mask}
+
+
 class EpisodeDataset(Dataset):
     """Every frame of every complete episode under `root`, as torch sample dicts.
 
@@ -169,6 +183,7 @@ class EpisodeDataset(Dataset):
             sample['images'], sample['intrinsics'] = self._views(frame)
         sample.update(_lane_fields(frame, self.max_lanes))
         sample.update(_agent_fields(frame, self.max_agents))
+        sample.update(_object_fields(frame, self.max_agents + MAX_SIGNAL_OBJECTS))
         teacher = self._teacher(frame, idx)
         if teacher is not None:
             sample['teacher_token'] = teacher

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from orion_lite_ros.training.config import LossConfig
+from orion_lite_ros.training.perception import detection_loss, map_loss
 
 _FAR_M = 1.0e6
 
@@ -162,7 +163,26 @@ def distillation_losses(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Ten
                              mask.any(dim=-1) if mask.dtype == torch.bool else mask.sum(-1) > 0)
     weights = {'mimic': cfg.mimic_weight, 'waypoint': cfg.waypoint_weight,
                'map_bound': cfg.map_bound_weight, 'collision': cfg.collision_weight,
-               'kl': cfg.kl_weight}
+               'kl': cfg.kl_weight, 'det_cls': cfg.det_weight, 'det_box': cfg.det_weight,
+               'det_traffic': cfg.traffic_weight, 'map_cls': cfg.map_weight,
+               'map_pts': cfg.map_weight}
+    terms.update(perception_terms(out, batch, cfg))
     terms = {k: torch.nan_to_num(v) for k, v in terms.items()}
     terms['total'] = sum(weights[k] * v for k, v in terms.items())
+    return terms
+
+
+def perception_terms(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor],
+                     cfg: LossConfig) -> Dict[str, torch.Tensor]:
+    """Detection / traffic-light / map terms when weighted and the inputs exist."""
+    terms = {}
+    if (cfg.det_weight or cfg.traffic_weight) and 'cls_scores' in out and 'gt_objects' in batch:
+        det = detection_loss(out, batch['gt_objects'], batch['gt_objects_mask'])
+        if cfg.det_weight:
+            terms.update(det_cls=det['det_cls'], det_box=det['det_box'])
+        if cfg.traffic_weight:
+            terms['det_traffic'] = det['det_traffic']
+    if cfg.map_weight and 'lane_cls_one2one' in out and 'lane_points' in batch:
+        valid = batch['lane_scores'][..., cfg.map_boundary_class] >= cfg.map_score_thresh
+        terms.update(map_loss(out, batch['lane_points'], valid))
     return terms

@@ -48,3 +48,33 @@ def future_labels(dataset) -> Tuple[np.ndarray, np.ndarray]:
         futs.append(np.asarray(sample['gt_future']))
         masks.append(np.asarray(sample['gt_mask']))
     return np.stack(futs), np.stack(masks)
+
+
+def dataset_commands(dataset) -> np.ndarray:
+    """(N,) command index of every sample, without decoding images (sample cache: the
+    memory-mapped field; episodes: the frame's `command` only; Subset: its indices)."""
+    from torch.utils.data import Subset
+
+    from orion_lite_ros.training.episodes import EpisodeDataset
+    from orion_lite_ros.training.sample_cache import SampleCache
+    if isinstance(dataset, Subset):
+        return dataset_commands(dataset.dataset)[np.asarray(dataset.indices)]
+    if isinstance(dataset, SampleCache):
+        return np.asarray(dataset.arrays['command']).astype(np.int64)
+    if isinstance(dataset, EpisodeDataset):
+        out = []
+        for ep, i in dataset.index:
+            with np.load(ep / 'frames' / f'{i:06d}.npz', allow_pickle=False) as data:
+                out.append(int(data['command']))
+        return np.asarray(out, np.int64)
+    return np.asarray([int(dataset[i]['command']) for i in range(len(dataset))], np.int64)
+
+
+def trained_commands(commands: np.ndarray, num_modes: int, min_frames: int = 50,
+                     min_share: float = 0.01) -> Tuple[int, ...]:
+    """Modes with enough training frames (at least `min_frames` and `min_share` of all; on
+    a set too small for that, every mode with a frame)."""
+    counts = np.bincount(np.asarray(commands, np.int64), minlength=num_modes)
+    need = max(min_frames, min_share * counts.sum())
+    modes = tuple(int(m) for m in range(num_modes) if counts[m] >= need)
+    return modes or tuple(int(m) for m in range(num_modes) if counts[m] > 0)

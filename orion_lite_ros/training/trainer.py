@@ -21,6 +21,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from orion_lite_ros.eval.sensitivity import sensitivity
+from orion_lite_ros.layout import WAYPOINT_DT_S
 from orion_lite_ros.training.config import TrainConfig
 from orion_lite_ros.training.losses import distillation_losses
 from orion_lite_ros.training.metrics import OpenLoopL2
@@ -138,6 +140,22 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
+def constant_velocity_waypoints(batch: Dict[str, Any]) -> torch.Tensor:
+    """(B, T, 2) the constant-velocity baseline (keep speed, straight on) of a batch."""
+    if 'ego_twist' in batch:
+        speed = batch['ego_twist'][:, 0].float().clamp(min=0.0)
+    elif 'can_bus' in batch:
+        speed = batch['can_bus'][:, 7].float()
+    else:                          # official .npz samples carry no ego speed: zero speed
+        speed = torch.zeros(batch['gt_future'].shape[0])
+    T = batch['gt_future'].shape[1]
+    speed = speed.to(batch['gt_future'].device)
+    times = WAYPOINT_DT_S * torch.arange(1, T + 1, device=speed.device, dtype=torch.float32)
+    xy = torch.zeros(speed.shape[0], T, 2, device=speed.device)
+    xy[..., 0] = speed[:, None] * times
+    return xy
+
+
 def to_device(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
             for k, v in batch.items()}
@@ -165,7 +183,8 @@ def forward_model(model, batch: Dict[str, Any], target: str, mean_plan: bool = F
         if images.shape[2] != 3:
             raise ValueError('target=full needs model views: EpisodeDataset(view_hw=...)')
         return model(images, batch['intrinsics'].float(), batch['cam_to_ego'].float(),
-                     batch['can_bus'], batch['command'], **kwargs)
+                     batch['can_bus'], batch['command'], target_point=batch.get('target_point'),
+                     **kwargs)
     raise ValueError(f'unknown target {target!r} (student | full)')
 
 
@@ -361,31 +380,53 @@ class Trainer:
     # --------------------------------------------------------------------------- validation
     @torch.no_grad()
     def validate(self) -> Dict[str, float]:
-        """Loss terms and open-loop L2 over the validation set (mean plan), all ranks."""
+        """Loss terms and open-loop L2 over the validation set (mean plan), all ranks; beside
+        it the constant-velocity baseline's L2 (`cv_*`) and, for target=full, the input
+        sensitivity of the plan on the first `val_sensitivity_batches` batches (`sens_*`, m;
+        eval/sensitivity.py)."""
         self.model.eval()
         sampler = self._sampler(self.val_set, shuffle=False)
         loader = self._loader(self.val_set, list(sampler), epoch=0)
-        l2, sums, count = OpenLoopL2(), {}, 0
-        for batch in loader:
+        l2, cv, sums, count = OpenLoopL2(), OpenLoopL2(), {}, 0
+        sens: Dict[str, float] = {}
+        for k, batch in enumerate(loader):
             batch = to_device(batch, self.dist.device)
             out = forward_model(self.module, batch, self.cfg.target, mean_plan=True)
             n = batch['gt_mask'].shape[0]
-            for k, v in distillation_losses(out, batch, self.cfg.loss).items():
-                sums[k] = sums.get(k, 0.0) + float(v) * n
+            for name, v in distillation_losses(out, batch, self.cfg.loss).items():
+                sums[name] = sums.get(name, 0.0) + float(v) * n
             count += n
             l2.update(out['waypoints'], batch['gt_future'], batch['gt_mask'])
+            cv.update(constant_velocity_waypoints(batch), batch['gt_future'], batch['gt_mask'])
+            if self.cfg.target == 'full' and k < self.cfg.val_sensitivity_batches:
+                for name, v in sensitivity(self._plan_fn(), batch).items():
+                    sens[name] = sens.get(name, 0.0) + v
         keys = sorted(sums)
-        state = torch.cat([torch.tensor([sums[k] for k in keys] + [count], dtype=torch.float64),
-                           l2.state()])
+        sens_keys = sorted(sens)
+        state = torch.cat([torch.tensor([sums[k] for k in keys] + [count]
+                                        + [sens[k] for k in sens_keys], dtype=torch.float64),
+                           l2.state(), cv.state()])
         if self.dist.world_size > 1:
             state = state.to(self.dist.device)
             dist.all_reduce(state)
             state = state.cpu()
-        n_terms = len(keys)
+        n_terms, n_sens = len(keys), len(sens_keys)
         metrics = {k: float(state[i] / max(1.0, float(state[n_terms]))) for i, k in
                    enumerate(keys)}
-        metrics.update(OpenLoopL2.compute(state[n_terms + 1:]))
+        sens_vals = dict(zip(sens_keys, state[n_terms + 1:n_terms + 1 + n_sens].tolist()))
+        frames = max(1.0, sens_vals.pop('frames', 1.0))
+        metrics.update({f'sens_{k}_m': v / frames for k, v in sens_vals.items()})
+        rest = state[n_terms + 1 + n_sens:]
+        half = rest.numel() // 2
+        metrics.update(OpenLoopL2.compute(rest[:half]))
+        metrics.update({f'cv_{k}': v for k, v in OpenLoopL2.compute(rest[half:]).items()})
         return metrics
+
+    def _plan_fn(self):
+        def plan(batch):
+            return forward_model(self.module, batch, self.cfg.target, mean_plan=True)[
+                'waypoints']
+        return plan
 
     # -------------------------------------------------------------------------- checkpoints
     def checkpoint_state(self) -> Dict[str, Any]:

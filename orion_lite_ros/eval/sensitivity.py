@@ -1,0 +1,64 @@
+"""Input-sensitivity checks of a camera planner: does the plan move when its inputs change?
+
+A planner that ignores its cameras or its ego state passes open-loop L2 against the dataset
+mean; these checks make that visible. Perturbations of a model batch (B, N_cam, 3, h, w views
+in `layout.CAMERA_NAMES` order, can_bus, target_point):
+  black_views    every view black (route and ego unchanged)
+  mirror_views   views flipped left-right and the left/right cameras swapped
+  ego_stopped    CAN-bus speed set to 0
+  mirror_target  the route target point mirrored (y -> -y)
+Each reports the mean over frames of the largest waypoint displacement (m) of the planned
+mode; ~0 means the plan does not read that input.
+"""
+from typing import Callable, Dict
+
+import torch
+
+from orion_lite_ros.layout import CAMERA_NAMES
+
+_MIRROR = {'CAM_FRONT_LEFT': 'CAM_FRONT_RIGHT', 'CAM_FRONT_RIGHT': 'CAM_FRONT_LEFT',
+           'CAM_BACK_LEFT': 'CAM_BACK_RIGHT', 'CAM_BACK_RIGHT': 'CAM_BACK_LEFT'}
+MIRROR_ORDER = [CAMERA_NAMES.index(_MIRROR.get(n, n)) for n in CAMERA_NAMES]
+
+
+def black_views(batch):
+    return dict(batch, images=torch.zeros_like(batch['images']))
+
+
+def mirror_views(batch):
+    images = batch['images'][:, MIRROR_ORDER].flip(-1)
+    return dict(batch, images=images)
+
+
+def ego_stopped(batch):
+    can_bus = batch['can_bus'].clone()
+    can_bus[:, 7] = 0.0
+    return dict(batch, can_bus=can_bus)
+
+
+def mirror_target(batch):
+    if batch.get('target_point') is None:
+        return batch
+    tp = batch['target_point'].clone()
+    tp[:, 1] = -tp[:, 1]
+    return dict(batch, target_point=tp)
+
+
+PERTURBATIONS: Dict[str, Callable] = {'black_views': black_views, 'mirror_views': mirror_views,
+                                      'ego_stopped': ego_stopped, 'mirror_target': mirror_target}
+
+
+def plan_shift_m(base: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """(B, T, 2) plans -> (B,) largest waypoint displacement."""
+    return torch.linalg.norm(other.float() - base.float(), dim=-1).max(dim=-1).values
+
+
+@torch.no_grad()
+def sensitivity(plan: Callable, batch) -> Dict[str, float]:
+    """plan(batch) -> (B, T, 2) waypoints. Sum over the batch of each shift (divide by the
+    frame count), plus the frame count under 'frames'."""
+    base = plan(batch)
+    out = {'frames': float(base.shape[0])}
+    for name, perturb in PERTURBATIONS.items():
+        out[name] = float(plan_shift_m(base, plan(perturb(batch))).sum())
+    return out

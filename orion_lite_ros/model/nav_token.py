@@ -1,0 +1,48 @@
+"""Route + ego token of our own students (`NavConfig`; not in the authors' model).
+
+Inputs (normalised): the route target point in the ego frame (x, y) / target_scale_m, and
+from the CAN bus the speed / speed_scale_mps, forward and lateral acceleration /
+accel_scale_mps2 (gravity is not in them) and the yaw rate (rad/s). An MLP makes one token of
+the planner's width, appended after the QT-Former's tokens. In training the target point is
+perturbed (Gaussian noise, random drop) against the known shortcut of steering by it alone.
+"""
+from typing import Optional
+
+import torch
+from torch import nn
+
+from orion_lite_ros.model.config import OrionLiteConfig
+
+NAV_INPUTS = 6
+
+
+def nav_features(can_bus: torch.Tensor, target_point: Optional[torch.Tensor], cfg) -> torch.Tensor:
+    """can_bus (B, 18) official layout, target_point (B, 2) ego frame (m) or None -> (B, 6)."""
+    B = can_bus.shape[0]
+    if target_point is None:
+        target_point = torch.zeros(B, 2, device=can_bus.device)
+    cb = can_bus.float()
+    return torch.cat([target_point.float().to(cb.device) / cfg.target_scale_m,
+                      cb[:, 7:8] / cfg.speed_scale_mps, cb[:, 10:12] / cfg.accel_scale_mps2,
+                      cb[:, 15:16]], dim=-1)
+
+
+class NavToken(nn.Module):
+    def __init__(self, cfg: OrionLiteConfig):
+        super().__init__()
+        self.cfg = cfg.nav
+        self.mlp = nn.Sequential(nn.Linear(NAV_INPUTS, cfg.nav.hidden), nn.ReLU(),
+                                 nn.Linear(cfg.nav.hidden, cfg.nav.hidden), nn.ReLU(),
+                                 nn.Linear(cfg.nav.hidden, cfg.token_dim))
+
+    def forward(self, can_bus: torch.Tensor, target_point: Optional[torch.Tensor]
+                ) -> torch.Tensor:
+        """-> (B, 1, token_dim)."""
+        if self.training and target_point is not None:
+            target_point = target_point.float()
+            noise = torch.randn_like(target_point) * self.cfg.target_noise_m
+            keep = (torch.rand(target_point.shape[0], 1, device=target_point.device)
+                    >= self.cfg.target_dropout).float()
+            target_point = (target_point + noise) * keep
+        feats = nav_features(can_bus, target_point, self.cfg)
+        return self.mlp(feats.to(self.mlp[0].weight.dtype))[:, None]
