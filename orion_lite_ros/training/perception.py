@@ -120,8 +120,8 @@ def map_loss(out: Dict[str, torch.Tensor], lane_points: torch.Tensor, lane_valid
     """out: lane_cls_one2one (B, O, 6), lane_preds_one2one (B, O, P*3); lane_points (B, L, Q, 2)
     ego-frame boundaries, lane_valid (B, L) -> map_cls, map_pts."""
     logits = out['lane_cls_one2one'].float()
-    B, O, _ = logits.shape
-    preds = out['lane_preds_one2one'].float().view(B, O, -1, 3)[..., :2]     # LiDAR xy
+    B, n_q, _ = logits.shape
+    preds = out['lane_preds_one2one'].float().view(B, n_q, -1, 3)[..., :2]     # LiDAR xy
     P = preds.shape[2]
     target_cls = torch.zeros_like(logits)
     pts_terms, n_gt = [], 0
