@@ -144,3 +144,20 @@ def test_compare_runs_lists_differing_missing_extra():
     assert rep.differing[0]['max_diff_m'] == pytest.approx(0.5)
     assert rep.missing == [3] and rep.extra == [4]
     assert compare_runs(_report(a), _report(a), 0.0).passed
+
+
+def test_summary_reports_constant_velocity_baseline():
+    """Straight drive at 5 m/s: the constant-velocity baseline is exact; a standing plan is
+    not, and the summary says which beats which."""
+    from orion_lite_ros.eval.openloop import OpenLoopRecorder
+    from orion_lite_ros.eval.report import _baseline_line
+    rec = OpenLoopRecorder()
+    for k in range(100):
+        t = k * 100_000_000
+        rec.add_odometry(t, 0.5 * k, 0.0, 0.0)
+    for k in range(5, 60, 5):
+        rec.add_plan(k * 100_000_000, np.zeros((6, 2)))
+    s = rec.summary()
+    assert s['constant_velocity']['l2_3s_m'] < 1e-6
+    assert s['l2_3s_m'] > 14.0
+    assert 'does NOT beat' in _baseline_line(s)

@@ -34,6 +34,7 @@ class OpenLoopConfig:
     ego_length_m: float = 4.9           # ego footprint for the collision proxy (centred)
     ego_width_m: float = 2.1
     object_time_tolerance_s: float = 0.25   # object snapshot must be this close to t_k
+    speed_window_s: float = 0.2         # constant-velocity baseline: speed over this window
 
 
 @dataclass
@@ -298,8 +299,28 @@ class OpenLoopRecorder:
                             heading_errors(wp, truth, cfg), collision, latency_s)
 
     def summary(self, frames: Optional[List[FrameMetrics]] = None) -> Dict:
+        """Metrics of the plans, and under 'constant_velocity' the same metrics of the
+        constant-velocity baseline (keep the speed, straight on) at the same stamps."""
         frames = self.frames() if frames is None else frames
-        return summarize(frames, has_objects=len(self.objects) > 0)
+        out = summarize(frames, has_objects=len(self.objects) > 0)
+        out['constant_velocity'] = summarize(self.baseline_frames(frames),
+                                             has_objects=len(self.objects) > 0)
+        return out
+
+    def baseline_frames(self, frames: List[FrameMetrics]) -> List[FrameMetrics]:
+        """The constant-velocity baseline at each frame's stamp (speed from the odometry
+        over the preceding `speed_window_s`)."""
+        from orion_lite_ros.planning.baselines import constant_velocity_plan
+        track, cfg = self.track(), self.config
+        out = []
+        for f in frames:
+            window = int(cfg.speed_window_s * NS)
+            xy, _, valid = track.pose_at([f.stamp_ns - window, f.stamp_ns], cfg.max_gap_s)
+            speed = float(np.linalg.norm(xy[1] - xy[0]) / cfg.speed_window_s) \
+                if valid.all() else 0.0
+            out.append(self._evaluate(track, f.stamp_ns, constant_velocity_plan(speed),
+                                      f.command, float('nan')))
+        return out
 
 
 def _step(horizon_s: float) -> int:

@@ -31,6 +31,17 @@ def _fmt(value, unit: str = '', nd: int = 3) -> str:
     return 'n/a' if value is None else f'{value:.{nd}f}{unit}'
 
 
+def _baseline_line(s: Dict) -> str:
+    cv = s.get('constant_velocity')
+    if not cv:
+        return 'constant-velocity baseline: n/a'
+    model, base = s['l2_b2d_avg_2s_m'], cv['l2_b2d_avg_2s_m']
+    verdict = '' if model is None or base is None else (
+        '  -> the planner BEATS it' if model < base else '  -> the planner does NOT beat it')
+    return ('constant-velocity baseline L2 at 1/2/3 s (m): ' + ' / '.join(
+        _fmt(cv[f'l2_{h}s_m']) for h in (1, 2, 3)) + f', B2D avg 2 s {_fmt(base)}{verdict}')
+
+
 def summary_text(report: Dict) -> str:
     """A few lines for a terminal or a CI log."""
     s = report['summary']
@@ -42,6 +53,7 @@ def summary_text(report: Dict) -> str:
              f"  (frames {s['frames_covering_1s']}/{s['frames_covering_2s']}/"
              f"{s['frames_covering_3s']})",
              f"L2 Bench2Drive avg 2 s @ 2 Hz (m): {_fmt(s['l2_b2d_avg_2s_m'])}",
+             _baseline_line(s),
              'heading error at 1/2/3 s (deg): ' + ' / '.join(
                  _fmt(s[f'heading_err_{h}s_deg'], nd=2) for h in (1, 2, 3))]
     col = s.get('collision')

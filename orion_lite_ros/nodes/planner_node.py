@@ -90,7 +90,7 @@ class PlannerNode(Node):
         self.rig = load_rig(cfg.rig_file or None)
         self.frames = FrameAssembler(self.rig, self.route_config,
                                      use_camera_info=cfg.use_camera_info)
-        self.engine = make_engine(self)
+        self.engine = self._make_planner()
         self.stats = PlannerStats()
         self.bad_images: Dict[str, int] = {}
         self.last_seen: Dict[str, int] = {}                   # input -> header stamp ns
@@ -101,6 +101,15 @@ class PlannerNode(Node):
         self._worker = threading.Thread(target=self._work, daemon=True, name='planner-worker')
         self._worker.start()
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
+
+    def _make_planner(self):
+        """The Orion-Lite engine, or a baseline planner (`planner` parameter)."""
+        from orion_lite_ros.planning import baselines
+        if self.config.planner == 'constant_velocity':
+            return baselines.ConstantVelocityPlanner()
+        if self.config.planner == 'route_oracle':
+            return baselines.RouteOraclePlanner(self.frames.route_tracker)
+        return make_engine(self)
 
     # -- wiring ---------------------------------------------------------------------------
     def _make_publishers(self):

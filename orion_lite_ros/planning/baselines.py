@@ -49,3 +49,49 @@ def route_oracle_plan(route_xy: np.ndarray, route_s: np.ndarray, progress_m: flo
     pts = interpolate(route_xy, route_s, progress_m + np.asarray(s_ahead)) - np.asarray(ego_xy)
     c, s = np.cos(ego_yaw_rad), np.sin(ego_yaw_rad)
     return np.stack([c * pts[:, 0] + s * pts[:, 1], -s * pts[:, 0] + c * pts[:, 1]], axis=-1)
+
+
+class ConstantVelocityPlanner:
+    """The constant-velocity baseline behind the planner node's interface (`plan`, `reset`)."""
+
+    name = 'constant_velocity'
+
+    def plan(self, frame, stream: str = 'default'):
+        return _result(frame, constant_velocity_plan(frame.ego.speed_mps))
+
+    def reset(self, stream=None) -> None:
+        pass
+
+
+class RouteOraclePlanner:
+    """Route-following oracle; `tracker()` returns the node's current RouteTracker (or None:
+    then it falls back to constant velocity)."""
+
+    name = 'route_oracle'
+
+    def __init__(self, tracker, cfg: OracleConfig = OracleConfig()):
+        self.tracker, self.cfg = tracker, cfg
+
+    def plan(self, frame, stream: str = 'default'):
+        route = self.tracker()
+        ego = frame.ego
+        if route is None or route.progress_m is None or len(route.route_xy) < 2:
+            return _result(frame, constant_velocity_plan(ego.speed_mps))
+        xy = route_oracle_plan(route.route_xy, route.s, route.progress_m, (ego.x_m, ego.y_m),
+                               ego.yaw_rad, ego.speed_mps, self.cfg)
+        return _result(frame, xy)
+
+    def reset(self, stream=None) -> None:
+        pass
+
+
+def _result(frame, waypoints: np.ndarray):
+    from orion_lite_ros.layout import NUM_COMMANDS
+    from orion_lite_ros.types import PlanResult
+    return PlanResult(stamp_ns=frame.stamp_ns, waypoints=waypoints.astype(np.float32),
+                      all_modes=np.repeat(waypoints[None], NUM_COMMANDS, 0).astype(np.float32),
+                      command=int(frame.command), command_requested=int(frame.command),
+                      timing_s={'model': 0.0})
+
+
+PLANNERS = ('model', 'constant_velocity', 'route_oracle')

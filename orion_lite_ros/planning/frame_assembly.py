@@ -43,6 +43,8 @@ class PlannerNodeConfig:
     base_frame_id: str = _param('base_link', 'frame of the output trajectory')
     map_frame_id: str = _param('map', 'frame of odometry and route')
     diagnostics_period_s: float = _param(1.0, 'diagnostics publication period (s)')
+    planner: str = _param('model', 'model (Orion-Lite) | constant_velocity (baseline) | '
+                                   'route_oracle (privileged route follower, for tests)')
 
     def __post_init__(self):
         if sorted(self.camera_names) != sorted(CAMERA_NAMES):
@@ -60,6 +62,9 @@ class PlannerNodeConfig:
                 raise ValueError(f'{name} must be finite and > 0, got {value}')
         if self.queue_size < 1:
             raise ValueError(f'queue_size must be >= 1, got {self.queue_size}')
+        from orion_lite_ros.planning.baselines import PLANNERS
+        if self.planner not in PLANNERS:
+            raise ValueError(f'planner must be one of {PLANNERS}, got {self.planner!r}')
 
     def transport(self, camera: str) -> str:
         if len(self.image_transports) == 1:
@@ -157,6 +162,11 @@ class FrameAssembler:
             k = intrinsics_from_camera_info(msg)
             with self._lock:
                 self._camera_k[camera] = k
+
+    def route_tracker(self) -> Optional[RouteTracker]:
+        """The current route's tracker (progress advanced by `frame_inputs`), or None."""
+        with self._lock:
+            return self._route
 
     @property
     def has_route(self) -> bool:
