@@ -39,6 +39,10 @@ class BridgeConfig:
     record_bag: str = _p('', 'rosbag2 (mcap) output directory; empty = no recording')
     record_every_n: int = _p(1, 'record every n-th step')
     save_frames_every_n: int = _p(0, 'save the front camera every n steps as PNG (0 = off)')
+    video_every_n: int = _p(0, "a video per route (front camera + plan, bird's-eye view), "
+                               'one frame every n steps (0 = off)')
+    plan_topic: str = _p('/planning/orion/trajectory', "the planner's trajectory (Path, ego "
+                                          'frame), drawn into the videos')
     exit_when_done: bool = _p(True, 'shut the node down after the last route')
     carla_host: str = _p('localhost', 'CARLA server host')
     carla_port: int = _p(2000, 'CARLA RPC port')

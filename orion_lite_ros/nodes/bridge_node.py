@@ -212,7 +212,8 @@ def make_backend(cfg: BridgeConfig):
             num_background_vehicles=cfg.carla_num_background_vehicles))
     from orion_lite_ros.sim.backend import EmbeddedBackend
     from orion_lite_ros.sim.config import SimConfig
-    render = cfg.driver == 'stack' or bool(cfg.record_bag) or cfg.save_frames_every_n > 0
+    render = (cfg.driver == 'stack' or bool(cfg.record_bag) or cfg.save_frames_every_n > 0
+              or cfg.video_every_n > 0)
     return EmbeddedBackend(SimConfig(fixed_delta_s=cfg.fixed_delta_s, render=render))
 
 
@@ -250,6 +251,12 @@ class BridgeNode(Node):
         self.recorder = self._make_recorder()
         self.frames = FramePublisher(self, self.recorder, cfg.record_every_n)
         self.create_subscription(Joy, TOPIC_COMMAND, self._on_command, RELIABLE_QOS)
+        self.film = None
+        if cfg.video_every_n > 0:
+            from orion_lite_ros.bridge.film import FilmRecorder
+            self.film = FilmRecorder(cfg.video_every_n, self.output_dir / 'videos')
+            self.create_subscription(PathMsg, cfg.plan_topic, self._on_plan, RELIABLE_QOS)
+        self._backend = None
         self.done = threading.Event()
         self.error: Optional[str] = None
         self.records: list = []
@@ -267,6 +274,10 @@ class BridgeNode(Node):
         stamp_ns = stamp_to_ns(msg.header.stamp)
         self.gate.offer(stamp_ns, control_from_joy(msg))
         self.frames.record(TOPIC_COMMAND, msg, stamp_ns, always=True)
+
+    def _on_plan(self, msg: PathMsg) -> None:
+        from orion_lite_ros.ros.conversions import path_to_array
+        self.film.set_plan(path_to_array(msg))
 
     def _stack_ready(self) -> bool:
         inputs = [TOPIC_ODOMETRY] + [image_topic(c) for c in CAMERA_NAMES]
@@ -290,6 +301,7 @@ class BridgeNode(Node):
                                  run_key=cfg.effective_run_key, resume=cfg.resume,
                                  sensors=list(CAMERA_NAMES), extra={'driver': cfg.driver})
             backend = self._backend_factory(cfg)
+            self._backend = backend
             driver = self._make_driver(backend)
             pending = store.pending([r.route_id for r in routes])
             self.get_logger().info(f'{len(routes)} routes, {len(pending)} to drive '
@@ -321,6 +333,8 @@ class BridgeNode(Node):
         return StackDriver(self.frames, self.gate, self.config)
 
     def _on_step(self, route, frame, control, status) -> None:
+        if self.film is not None:
+            self.film.on_step(route, frame, self._backend)
         n = self.config.save_frames_every_n
         if n > 0 and self.frames.steps % n == 1 and frame.images:
             from PIL import Image as PilImage
@@ -330,6 +344,13 @@ class BridgeNode(Node):
                 folder / f'{self.frames.steps:05d}.png')
 
     def _log_route(self, record) -> None:
+        if self.film is not None:
+            try:
+                video = self.film.finish(record.route_id)
+                if video is not None:
+                    self.get_logger().info(f'video: {video}')
+            except Exception as exc:  # noqa: B902 - a failed video must not stop the run
+                self.get_logger().warning(f'video of {record.route_id} failed: {exc}')
         self.get_logger().info(
             f'route {record.route_id}: completion {record.route_completion_pct:.1f} %, '
             f'{len(record.infractions)} infractions, {record.status}, '
