@@ -22,6 +22,11 @@ def test_demo_quick(tmp_path, ros_domain):
     rec = planner['route_records'][0]['meta']
     assert int(rec['commands_received']) == int(rec['steps'])
     assert list((tmp_path / 'plots').glob('*.png'))
+    baseline = json.loads((tmp_path / 'baseline' / 'results.json').read_text())
+    assert baseline['_checkpoint']['progress'] == [1, 1]
+    assert 'constant-velocity baseline' in proc.stdout
+    for run in ('planner', 'baseline'):
+        assert list((tmp_path / run / 'videos').glob('*.mp4')), run
 
 
 def test_demo_teacher_run_needs_a_checkpoint(capsys):

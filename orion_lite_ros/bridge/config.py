@@ -39,6 +39,8 @@ class BridgeConfig:
     record_bag: str = _p('', 'rosbag2 (mcap) output directory; empty = no recording')
     record_every_n: int = _p(1, 'record every n-th step')
     save_frames_every_n: int = _p(0, 'save the front camera every n steps as PNG (0 = off)')
+    progress_every_n: int = _p(20, 'write <output_dir>/progress.json (route, step, '
+                                   'completion) every n steps (0 = off)')
     video_every_n: int = _p(0, "a video per route (front camera + plan, bird's-eye view), "
                                'one frame every n steps (0 = off)')
     plan_topic: str = _p('/planning/orion/trajectory', "the planner's trajectory (Path, ego "

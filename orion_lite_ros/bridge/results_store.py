@@ -94,3 +94,12 @@ class ResultsStore:
 
     def write(self) -> None:
         atomic_write_json(self.path, self.to_json())
+
+
+def write_progress(path: Path, route_id: str, step: int, completion_pct: float,
+                   done: bool) -> None:
+    """The route being driven and how far it is (read by `orion-lite-demo`'s progress bars);
+    written atomically, overwritten every time."""
+    text = json.dumps({'route_id': route_id, 'step': int(step),
+                       'completion_pct': round(float(completion_pct), 2), 'done': bool(done)})
+    atomic_write(Path(path), lambda handle: handle.write(text))

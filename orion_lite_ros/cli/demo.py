@@ -1,16 +1,19 @@
-"""orion-lite-demo: drive the held-out embedded routes through real ROS 2 nodes and score them.
+"""orion-lite-demo: drive embedded routes through real ROS 2 nodes and score them.
 
 Runs, each through ``bridge_node`` over DDS (loopback, our Fast DDS profile):
-  1. expert:  the simulator's privileged expert drives (bridge ``driver: expert``);
-  2. teacher (with ``--teacher CKPT``): the privileged teacher drives inside the bridge
-     (``driver: teacher``; its inputs are simulator state, which no ROS topic carries);
-  3. planner: bridge + ``planner_node`` + ``controller_node`` in lock-step (``driver: stack``).
-Then the Bench2Drive table (expert and planner side by side), results JSON per run, a BEV plot
-per route (route, expert path, planner path) and a few front-camera frames, under ``--out``.
-Each run resumes from its results file (``--fresh`` starts over).
+  1. expert:   the simulator's privileged expert drives (bridge ``driver: expert``);
+  2. teacher (with ``--teacher CKPT``): the privileged teacher drives inside the bridge;
+  3. baseline: constant velocity (keep the speed, straight on) through planner_node +
+     controller_node, the trivial plan the learned planner must beat;
+  4. planner:  bridge + ``planner_node`` (the shipped student) + ``controller_node``.
+Per route a progress bar while it drives and a short video (front camera with the plan drawn
+in, bird's-eye view of route, ego, agents and plan) for the baseline and the planner; then
+the Bench2Drive table of every run side by side, results JSON per run and a BEV plot per
+route, under ``--out``. Each run resumes from its results file (``--fresh`` starts over).
 
-    orion-lite-demo                 # every held-out route
-    orion-lite-demo --routes 3      # the first three
+    orion-lite-demo                 # one held-out route per scenario family (7 routes)
+    orion-lite-demo --all           # every held-out route (10)
+    orion-lite-demo --seeds 100003 100004   # every family at other evaluation seeds
     orion-lite-demo --quick         # one short route, CI-sized
 """
 import argparse
@@ -29,19 +32,25 @@ UNTRAINED_NOTE = ('NOTE: the planner is UNTRAINED (random-initialised mini model
                   '--random-weights); its score says nothing about Orion-Lite.')
 
 
-RUN_DIRS = {'expert': 'expert', 'teacher': 'teacher', 'stack': 'planner'}
+RUN_DIRS = {'expert': 'expert', 'teacher': 'teacher', 'baseline': 'baseline',
+            'stack': 'planner'}
+STACK_PLANNERS = {'baseline': 'constant_velocity', 'stack': 'model'}
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     out_dir: Path = Path('out/demo')
-    num_routes: int = 0                  # 0 = every held-out route
+    num_routes: int = 0                  # 0 = every selected route
+    route_ids: tuple = ()                # explicit routes; () = one held-out route per family
     quick: bool = False
     checkpoint: str = DEFAULT_CHECKPOINT # config/default_checkpoint.yaml; '' = random weights
     temporal_memory: bool = False        # explicit checkpoints: plan each frame alone
     mode: str = 'processes'              # processes | threads (nodes/runner.py)
     run_expert: bool = True
     run_planner: bool = True
+    run_baseline: bool = True
+    video_every_n: int = 5               # video frame every n steps (0 = no videos)
+    progress: bool = True
     teacher_checkpoint: str = ''         # non-empty: also drive the privileged teacher
     fresh: bool = False
     max_steps_per_route: int = 0         # 0 = routes run to their end / timeout
@@ -58,23 +67,38 @@ class DemoConfig:
         return self.max_steps_per_route or (800 if self.quick else 0)
 
 
+def default_routes() -> tuple:
+    """The first held-out route of each scenario family (7 of the 10)."""
+    from orion_lite_ros.sim.backend import heldout_routes
+    seen, out = set(), []
+    for r in heldout_routes():
+        if r.scenario not in seen:
+            seen.add(r.scenario)
+            out.append(r.route_id)
+    return tuple(out)
+
+
 def _bridge_params(cfg: DemoConfig, driver: str, out: Path) -> dict:
     extra = {'teacher_checkpoint': cfg.teacher_checkpoint} if driver == 'teacher' else {}
-    return {**extra, 'driver': driver, 'backend': 'embedded', 'num_routes': cfg.routes_to_drive,
+    routes = list(cfg.route_ids) or ['']
+    stack = driver in STACK_PLANNERS
+    return {**extra, 'driver': 'stack' if stack else driver, 'backend': 'embedded',
+            'routes': routes, 'num_routes': cfg.routes_to_drive,
+            'video_every_n': cfg.video_every_n if stack else 0,
             'output_dir': str(out), 'max_steps_per_route': cfg.steps_cap,
             'command_timeout_s': cfg.command_timeout_s, 'first_command_timeout_s': 180.0,
             'wait_for_stack_s': 180.0, 'on_missing_command': 'brake',
             'save_frames_every_n': cfg.frames_every_n if driver == 'stack' else 0,
             'run_key': f'demo/{driver}/quick={cfg.quick}/steps={cfg.steps_cap}/'
                        f'ckpt={_run_checkpoint(cfg, driver) or "random"}/'
-                       f'memory={cfg.temporal_memory}'}
+                       f'memory={cfg.temporal_memory}/routes={",".join(routes)}'}
 
 
 def _run_checkpoint(cfg: DemoConfig, driver: str) -> str:
     return {'stack': cfg.checkpoint, 'teacher': cfg.teacher_checkpoint}.get(driver, '')
 
 
-def _stack_specs(cfg: DemoConfig) -> list:
+def _stack_specs(cfg: DemoConfig, planner: str = 'model') -> list:
     from orion_lite_ros.cli.drive import drive_specs
     specs = drive_specs('sim', use_sim_time=True)
     out = []
@@ -82,7 +106,7 @@ def _stack_specs(cfg: DemoConfig) -> list:
         params = dict(spec.parameters)
         if spec.executable == 'planner_node':
             params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto',
-                          temporal_memory=cfg.temporal_memory)
+                          temporal_memory=cfg.temporal_memory, planner=planner)
         if spec.executable == 'controller_node':
             # Lock-step: every command must answer a trajectory. The controller's timer would
             # also publish (stamped with the clock, from the previous trajectory) and could
@@ -110,8 +134,50 @@ def _prepare_out(out: Path, run_key: str, fresh: bool) -> None:
     out.mkdir(parents=True)
 
 
-def _wait_for_bridge(group, timeout_s: float) -> None:
+class RouteProgress:
+    """One progress bar per route (tqdm), fed from the bridge's progress.json."""
+
+    def __init__(self, path: Path, label: str, enabled: bool):
+        self.path, self.label, self.enabled = path, label, enabled
+        self.route, self.bar = None, None
+
+    def poll(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return
+        if state['route_id'] != self.route:
+            self.close()
+            from tqdm import tqdm
+            self.route = state['route_id']
+            self.bar = tqdm(total=100.0, desc=f'{self.label} {self.route}', unit='%',
+                            bar_format='{desc}: {percentage:3.0f}%|{bar}| {postfix}',
+                            dynamic_ncols=True)
+        self.bar.n = min(100.0, float(state['completion_pct']))
+        self.bar.set_postfix_str(f"step {state['step']}" + (' done' if state['done'] else ''))
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _wait_for_bridge(group, timeout_s: float, progress: Optional['RouteProgress'] = None
+                     ) -> None:
     deadline = time.monotonic() + timeout_s
+    try:
+        _wait(group, deadline, progress)
+    finally:
+        if progress is not None:
+            progress.poll()
+            progress.close()
+
+
+def _wait(group, deadline: float, progress) -> None:
+    timeout_s = deadline - time.monotonic()
     if group.mode == 'threads':
         bridge = next(n for n in group.nodes if hasattr(n, 'done'))
         if not bridge.done.wait(timeout_s):
@@ -125,6 +191,8 @@ def _wait_for_bridge(group, timeout_s: float) -> None:
             raise TimeoutError('the bridge did not finish in time')
         if any(p.poll() is not None for p in group.processes[1:]):
             raise RuntimeError('a driving node exited early; see its log above')
+        if progress is not None:
+            progress.poll()
         time.sleep(0.2)
     if proc.returncode != 0:
         raise RuntimeError(f'bridge_node exited with code {proc.returncode}')
@@ -137,13 +205,15 @@ def run_one(cfg: DemoConfig, driver: str) -> dict:
     params = _bridge_params(cfg, driver, out)
     _prepare_out(out, params['run_key'], cfg.fresh)
     specs = [NodeSpec('bridge_node', parameters=params)]
-    if driver == 'stack':
-        specs += _stack_specs(cfg)
-    print(f'[demo] {driver}: {" + ".join(s.executable for s in specs)} ({cfg.mode})', flush=True)
+    if driver in STACK_PLANNERS:
+        specs += _stack_specs(cfg, STACK_PLANNERS[driver])
+    print(f'[demo] {RUN_DIRS[driver]}: {" + ".join(s.executable for s in specs)} ({cfg.mode})',
+          flush=True)
     t0 = time.monotonic()
+    progress = RouteProgress(out / 'progress.json', RUN_DIRS[driver], cfg.progress)
     with start_nodes(specs, mode=cfg.mode) as group:
-        _wait_for_bridge(group, cfg.run_timeout_s)
-    print(f'[demo] {driver}: done in {time.monotonic() - t0:.0f} s', flush=True)
+        _wait_for_bridge(group, cfg.run_timeout_s, progress)
+    print(f'[demo] {RUN_DIRS[driver]}: done in {time.monotonic() - t0:.0f} s', flush=True)
     return json.loads((out / 'results.json').read_text())
 
 
@@ -169,7 +239,8 @@ def plot_routes(out_dir: Path, runs: Dict[str, Path]) -> List[Path]:
     for rid in route_ids:
         fig, ax = plt.subplots(figsize=(6, 6))
         drawn_route = False
-        for (name, folder), color in zip(runs.items(), ('tab:green', 'tab:red', 'tab:blue')):
+        colors = ('tab:green', 'tab:purple', 'tab:orange', 'tab:red', 'tab:blue')
+        for (name, folder), color in zip(runs.items(), colors):
             path = folder / 'logs' / f'{rid}.npz'
             if not path.is_file():
                 continue
@@ -206,6 +277,12 @@ def report(cfg: DemoConfig, results: Dict[str, dict]) -> str:
     if 'planner' in results:
         lines.append(UNTRAINED_NOTE if not cfg.checkpoint else
                      f'planner checkpoint: {cfg.checkpoint}')
+    if 'planner' in summaries and 'baseline' in summaries:
+        p, b = summaries['planner'], summaries['baseline']
+        lines.append(f'planner vs constant-velocity baseline: DS {p.driving_score:.1f} vs '
+                     f'{b.driving_score:.1f} -> '
+                     + ('the planner beats it' if p.driving_score > b.driving_score
+                        else 'the planner does NOT beat it'))
     text = '\n'.join(lines)
     (cfg.out_dir / 'summary.txt').write_text(text + '\n')
     return text
@@ -213,7 +290,14 @@ def report(cfg: DemoConfig, results: Dict[str, dict]) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='orion-lite-demo', description=__doc__.split('\n')[0])
-    p.add_argument('--routes', type=int, default=0, help='first N held-out routes (0 = all)')
+    p.add_argument('--routes', type=int, default=0, help='first N of the selected routes')
+    p.add_argument('--all', action='store_true', help='every held-out route (10)')
+    p.add_argument('--seeds', type=int, nargs='*', default=None, metavar='SEED',
+                   help='every scenario family at these evaluation seeds (>= 100000; seeds '
+                        'nobody tuned on) instead of the held-out file')
+    p.add_argument('--no-baseline', action='store_true',
+                   help='skip the constant-velocity baseline run')
+    p.add_argument('--no-video', action='store_true', help='no videos per route')
     p.add_argument('--quick', action='store_true', help='one route, at most 800 steps (40 s)')
     p.add_argument('--out', default='out/demo', help='output folder')
     p.add_argument('--checkpoint', default=DEFAULT_CHECKPOINT,
@@ -229,9 +313,18 @@ def _parser() -> argparse.ArgumentParser:
                    help='lock-step wait for each command (s)')
     p.add_argument('--teacher', default='', metavar='CKPT',
                    help='also drive the privileged teacher (orion-lite-teacher checkpoint)')
-    p.add_argument('--only', choices=('expert', 'teacher', 'planner'), default=None)
+    p.add_argument('--only', choices=('expert', 'teacher', 'baseline', 'planner'), default=None)
     p.add_argument('--fresh', action='store_true', help='ignore earlier results in --out')
     return p
+
+
+def _route_ids(args) -> tuple:
+    if args.seeds:
+        from orion_lite_ros.sim.backend import evaluation_routes
+        return tuple(r.route_id for r in evaluation_routes(args.seeds))
+    if args.all or args.quick:
+        return ()                        # the held-out file (quick: its first route)
+    return default_routes()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -240,6 +333,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print('orion-lite-demo: --only teacher needs --teacher CKPT', file=sys.stderr)
         return 2
     cfg = DemoConfig(out_dir=Path(args.out), num_routes=args.routes, quick=args.quick,
+                     route_ids=_route_ids(args),
+                     run_baseline=args.only in (None, 'baseline') and not args.no_baseline,
+                     video_every_n=0 if args.no_video else 5,
                      checkpoint='' if args.random_weights else args.checkpoint,
                      temporal_memory=args.temporal_memory, mode=args.mode, fresh=args.fresh,
                      run_expert=args.only in (None, 'expert'),
@@ -257,6 +353,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results['expert'] = run_one(cfg, 'expert')
         if cfg.teacher_checkpoint:
             results['teacher'] = run_one(cfg, 'teacher')
+        if cfg.run_baseline:
+            results['baseline'] = run_one(cfg, 'baseline')
         if cfg.run_planner:
             results['planner'] = run_one(cfg, 'stack')
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
@@ -269,8 +367,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plots = plot_routes(cfg.out_dir, {n: cfg.out_dir / n for n in results})
     print(report(cfg, results))
     print(f'[demo] results: {", ".join(str(cfg.out_dir / n / "results.json") for n in results)}'
-          f'; {len(plots)} plots in {cfg.out_dir / "plots"}; frames in '
-          f'{cfg.out_dir / "planner" / "frames"}')
+          f'; {len(plots)} plots in {cfg.out_dir / "plots"}; videos in '
+          f'{cfg.out_dir / "planner" / "videos"} (and baseline/videos)')
     return 0
 
 

@@ -224,15 +224,15 @@ def select_routes(cfg: BridgeConfig) -> List[RouteSpec]:
             raise ParameterError("parameter 'route_file': backend carla needs a route XML")
         routes = load_route_specs(cfg.route_file, cfg.route_ids or None)
     else:
-        from orion_lite_ros.sim.backend import heldout_routes
+        from orion_lite_ros.sim.backend import evaluation_route, heldout_routes
         routes = list(heldout_routes())
         if cfg.route_ids:
             by_id = {r.route_id: r for r in routes}
-            unknown = [r for r in cfg.route_ids if r not in by_id]
-            if unknown:
-                raise ParameterError(f"parameter 'routes': unknown route ids {unknown}; "
-                                     f'known: {sorted(by_id)}')
-            routes = [by_id[r] for r in cfg.route_ids]
+            try:
+                routes = [by_id.get(r) or evaluation_route(r) for r in cfg.route_ids]
+            except ValueError as exc:
+                raise ParameterError(f"parameter 'routes': {exc}; held-out ids: "
+                                     f'{sorted(by_id)}') from exc
     return routes[:cfg.num_routes] if cfg.num_routes > 0 else routes
 
 
@@ -335,6 +335,11 @@ class BridgeNode(Node):
     def _on_step(self, route, frame, control, status) -> None:
         if self.film is not None:
             self.film.on_step(route, frame, self._backend)
+        if self.config.progress_every_n > 0 and (
+                self.frames.steps % self.config.progress_every_n == 1 or status.done):
+            from orion_lite_ros.bridge.results_store import write_progress
+            write_progress(self.output_dir / 'progress.json', route.route_id,
+                           self.frames.steps, status.route_completion_pct, status.done)
         n = self.config.save_frames_every_n
         if n > 0 and self.frames.steps % n == 1 and frame.images:
             from PIL import Image as PilImage

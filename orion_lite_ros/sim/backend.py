@@ -139,6 +139,26 @@ def heldout_routes(path: Optional[str] = None) -> List[RouteSpec]:
     return [scenario_route(e['family'], int(e['seed'])) for e in heldout_entries(path)]
 
 
+EVAL_SEED_MIN = 100000
+
+
+def evaluation_route(route_id: str) -> RouteSpec:
+    """`<family>_<seed>` with an evaluation seed (>= 100000, never used for training) ->
+    its route (the held-out file lists ten; any other evaluation seed works too)."""
+    family, _, seed = route_id.rpartition('_')
+    if family not in FAMILIES or not seed.isdigit() or int(seed) < EVAL_SEED_MIN:
+        raise ValueError(f'unknown route id {route_id!r} (expected <family>_<seed>, family '
+                         f'in {sorted(FAMILIES)}, seed >= {EVAL_SEED_MIN})')
+    return scenario_route(family, int(seed))
+
+
+def evaluation_routes(seeds: Iterable[int], families: Optional[Sequence[str]] = None
+                      ) -> List[RouteSpec]:
+    """Every family at each evaluation seed (route ids `<family>_<seed>`)."""
+    return [evaluation_route(f'{family}_{int(seed)}') for seed in seeds
+            for family in (families or sorted(FAMILIES))]
+
+
 def training_routes(seed_range: Iterable[int], families: Optional[Sequence[str]] = None
                     ) -> List[RouteSpec]:
     """One route per (family, seed); seeds of the held-out set are refused."""
