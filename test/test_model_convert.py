@@ -55,6 +55,14 @@ def test_rename_examples():
     assert rename('lm_head.weight') is None
 
 
+def _mini_official_layout():
+    """The mini preset without our route/ego token (a key the official layout lacks)."""
+    from dataclasses import replace
+
+    from orion_lite_ros.model.config import NavConfig
+    return replace(OrionLiteConfig.mini(), nav=NavConfig(enabled=False))
+
+
 def _scaled_official_state(model: OrionLite, shapes) -> dict:
     """A synthetic fused state dict for the mini model, built by running the manifest's key
     layout backwards: our keys -> official names, plus aliases, rope copies, constants."""
@@ -76,7 +84,7 @@ def test_synthetic_fused_checkpoint_loads_bit_exact(tmp_path, manifest):
     exist at mini scale, so only the keys the mini model has are written)."""
     shapes, _ = manifest
     torch.manual_seed(5)
-    cfg = OrionLiteConfig.mini()
+    cfg = _mini_official_layout()
     src = OrionLite(cfg)
     state = _scaled_official_state(src, shapes)
     state['lm_head.weight'] = torch.zeros(2)
@@ -92,7 +100,7 @@ def test_synthetic_fused_checkpoint_loads_bit_exact(tmp_path, manifest):
 
 def test_alias_disagreement_reported(manifest):
     shapes, _ = manifest
-    cfg = OrionLiteConfig.mini()
+    cfg = _mini_official_layout()
     model = OrionLite(cfg)
     state = _scaled_official_state(model, shapes)
     key = next(k for k in state if re.match(r'map_head\.query_pos\.0\.weight', k))
@@ -104,7 +112,7 @@ def test_alias_disagreement_reported(manifest):
 def test_convert_cli(tmp_path, manifest):
     shapes, _ = manifest
     torch.manual_seed(9)
-    src = OrionLite(OrionLiteConfig.mini())
+    src = OrionLite(_mini_official_layout())
     state = _scaled_official_state(src, shapes)
     torch.save({'state_dict': state, 'meta': {'student_key_prefix': 'student_model.'}},
                tmp_path / 'fused.pth')
@@ -120,9 +128,9 @@ def test_official_fused_checkpoint_is_marked_right_forward(tmp_path, manifest):
     from orion_lite_ros.model.checkpoint import load_official_fused, save_checkpoint
     shapes, _ = manifest
     torch.manual_seed(11)
-    src = OrionLite(OrionLiteConfig.mini())
+    src = OrionLite(_mini_official_layout())
     torch.save({'state_dict': _scaled_official_state(src, shapes)}, tmp_path / 'fused.pth')
-    model, cfg = load_official_fused(tmp_path / 'fused.pth', cfg=OrionLiteConfig.mini())
+    model, cfg = load_official_fused(tmp_path / 'fused.pth', cfg=_mini_official_layout())
     assert cfg.planner.output_frame == 'right_forward'
     assert model.student_model.cfg.planner.output_frame == 'right_forward'
     tokens = torch.randn(1, cfg.num_tokens, cfg.token_dim)

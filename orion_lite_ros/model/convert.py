@@ -79,8 +79,11 @@ class ConversionReport:
 
 
 def official_config(cfg: OrionLiteConfig) -> OrionLiteConfig:
-    """`cfg` for a model holding official weights: the planner head's frame is theirs."""
-    return replace(cfg, planner=replace(cfg.planner, output_frame=OFFICIAL_OUTPUT_FRAME))
+    """`cfg` for a model holding official weights: the planner head's frame is theirs, and
+    no route/ego token of ours (the authors' model has none)."""
+    from orion_lite_ros.model.config import NavConfig
+    return replace(cfg, planner=replace(cfg.planner, output_frame=OFFICIAL_OUTPUT_FRAME),
+                   nav=NavConfig(enabled=False))
 
 
 def canonical_alias(key: str) -> Optional[str]:

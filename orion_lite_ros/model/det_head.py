@@ -10,6 +10,7 @@ Self-attention keys: those S + A queries, then memory rows P..M-1 as temporal ke
 mask, detection and propagated queries do not see the scene queries.
 Tokens for the student: [scene (S), history (H), ego (1)] x token_dim.
 """
+import math
 from typing import Dict, NamedTuple
 
 import torch
@@ -21,6 +22,10 @@ from orion_lite_ros.model.encodings import inverse_sigmoid, nerf_positional_enco
 from orion_lite_ros.model.layers import MLN, branch
 from orion_lite_ros.model.memory import Memory
 from orion_lite_ros.model.transformer import MemoryDecoder, PETRTemporalDecoder
+
+# Classification biases start at a 1 % prior (as ORION's heads initialise them): the sigmoid
+# focal losses then start small instead of being dominated by 0.5 probabilities everywhere.
+PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
 
 
 class SharedEncoders(NamedTuple):
@@ -90,6 +95,8 @@ class DetectionHead(nn.Module):
         self.traj_branches = nn.ModuleList([branch(2 * c, q.motion_steps * 2, 2 * c, False)])
         self.traj_cls_branches = nn.ModuleList([branch(2 * c, 1, 2 * c, True)])
         self.tl_branches = nn.ModuleList([branch(c, q.num_tl_outputs, c, True)])
+        for b in (self.cls_branches[0], self.tl_branches[0], self.traj_cls_branches[0]):
+            nn.init.constant_(b[-1].bias, PRIOR_BIAS)
 
     def pseudo_points(self, pc_range: torch.Tensor) -> torch.Tensor:
         """(P, 3) metres: reference points of cleared propagated memory slots."""

@@ -13,6 +13,7 @@ from torch import nn
 
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.det_head import (
+    PRIOR_BIAS,
     SharedEncoders,
     denormalise,
     normalise,
@@ -39,6 +40,7 @@ class MapHead(nn.Module):
         self.decoder = PETRTemporalDecoder(q.num_layers, c, q.num_heads, q.ffn_dim)
         self.cls_branches = nn.ModuleList([branch(c, q.num_map_classes, c, True)])
         self.reg_branches = nn.ModuleList([branch(c, q.n_control * 3, c, False)])
+        nn.init.constant_(self.cls_branches[0][-1].bias, PRIOR_BIAS)
 
     def lane_reference(self) -> torch.Tensor:
         """(N, P * 3) initial control points in [0, 1], point-major."""
