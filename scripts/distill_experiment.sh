@@ -8,9 +8,11 @@
 #      embedded simulator's camera size (config/sim.yaml), the teacher's planning token
 #      recorded per frame while recording (datagen teacher_checkpoint=...);
 #   4. one sample cache (preprocessed model views, memory-mapped) shared by the runs;
-#   5. three students trained concurrently with the same wall-clock budget:
+#   5. three students per seed (SEEDS), trained concurrently with the same wall-clock budget:
 #      full (mimic + GT), gt_only (mimic weight 0), mimic_only (trajectory head behind a
-#      stop-gradient: everything up to the planning token learns from the teacher only).
+#      stop-gradient: everything up to the planning token learns from the teacher only);
+#      every arm also gets the perception supervision (detection, traffic lights, map) and
+#      reads the route/ego token of the mini preset (model NavConfig).
 # Datagen runs JOBS processes, time-boxed (episodes cut short are dropped). Every step
 # resumes. Closed-loop evaluation of the students runs through ROS afterwards (README).
 #
@@ -25,6 +27,8 @@ TOKEN_SEEDS_PER_JOB=${TOKEN_SEEDS_PER_JOB:-2}
 DATAGEN_S=${DATAGEN_S:-300}
 TRAIN_S=${TRAIN_S:-600}
 VARIANTS=${VARIANTS:-full gt_only mimic_only}
+SEEDS=${SEEDS:-0}
+PERCEPTION_ARGS=${PERCEPTION_ARGS:-loss.det_weight=1.0 loss.traffic_weight=1.0 loss.map_weight=0.5}
 TEACHER_ARGS=${TEACHER_ARGS:-epochs=40 batch_size=256 lr=2e-3}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 # Sample-shaping and optimisation settings shared by the cache and the three runs (they enter
@@ -79,7 +83,8 @@ datagen episodes 1000 "$SEEDS_PER_JOB" camera_height_px=160 camera_width_px=256 
 COMMON="--config config/train_episodes.yaml target=full freeze_perception=false
   train_dir=$WORK/episodes/train val_dir=$WORK/episodes/val sample_cache=$WORK/cache
   batch_size=64 lr=3e-4 warmup_steps=200 epochs=200 time_budget_s=$TRAIN_S
-  ckpt_every_steps=500 log_every_steps=50 progress_bar=false num_workers=2 $COMMON_ARGS"
+  ckpt_every_steps=500 log_every_steps=50 progress_bar=false num_workers=2 $PERCEPTION_ARGS
+  $COMMON_ARGS"
 log "sample cache"
 $PY -m orion_lite_ros.cli.train $COMMON num_workers="$NPROC" --build-cache
 
@@ -88,14 +93,17 @@ declare -A LOSS=(
   [gt_only]="loss.mimic_weight=0.0"
   [mimic_only]="loss.mimic_weight=1.0 loss.trajectory_head_only=true"
 )
-pids=()
-for v in $VARIANTS; do
-  if [ -f "$WORK/runs/$v/export/model.safetensors" ]; then log "$v: exported already"; continue; fi
-  log "train $v (${TRAIN_S}s)"
-  $PY -m orion_lite_ros.cli.train $COMMON out_dir="$WORK/runs/$v" ${LOSS[$v]} \
-    $TRAIN_ARGS --resume > "$WORK/logs/train_$v.log" 2>&1 & pids+=($!)
+for seed in $SEEDS; do
+  pids=()
+  for v in $VARIANTS; do
+    run=$v; [ "$seed" != 0 ] && run=${v}_s$seed
+    if [ -f "$WORK/runs/$run/export/model.safetensors" ]; then log "$run: exported already"; continue; fi
+    log "train $run (${TRAIN_S}s)"
+    $PY -m orion_lite_ros.cli.train $COMMON out_dir="$WORK/runs/$run" seed="$seed" ${LOSS[$v]} \
+      $TRAIN_ARGS --resume > "$WORK/logs/train_$run.log" 2>&1 & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
 done
-for p in "${pids[@]}"; do wait "$p"; done
 wait
 tail -n 1 "$WORK/logs/teacher_eval.log" "$WORK/logs/expert_eval.log" || true
 log "done"
