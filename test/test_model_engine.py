@@ -224,6 +224,15 @@ def test_plan_result_carries_decoded_perception_in_ego_frame():
     assert np.all(np.abs(result.objects.centres[:, 0] + 0.39) <= 51.2 + 1e-3)
 
 
+def test_nothing_above_threshold_decodes_to_empty_arrays():
+    eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                       jpeg_reencode=False, perception_score_threshold=1.0))
+    result = eng.plan(_frame(eng))
+    assert result.objects.centres.shape == (0, 3)
+    assert result.objects.trajectories.shape == (0, 6, 6, 2)
+    assert result.lanes.points.shape == (0, 11, 3)
+
+
 def test_decode_geometry_of_a_known_box():
     import torch
 

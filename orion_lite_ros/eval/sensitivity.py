@@ -62,3 +62,28 @@ def sensitivity(plan: Callable, batch) -> Dict[str, float]:
     for name, perturb in PERTURBATIONS.items():
         out[name] = float(plan_shift_m(base, plan(perturb(batch))).sum())
     return out
+
+
+def frame_perturbations(frame) -> Dict[str, object]:
+    """The same checks on one `types.FrameInputs` (the replay and the planner's input)."""
+    from dataclasses import replace
+
+    import numpy as np
+    images = np.asarray(frame.images)
+    stopped = replace(frame.ego, vx_mps=0.0, vy_mps=0.0, ax_mps2=0.0)
+    tp = np.asarray(frame.target_point, np.float64).copy()
+    tp[1] = -tp[1]
+    return {'black_views': replace(frame, images=np.zeros_like(images)),
+            'mirror_views': replace(frame, images=np.ascontiguousarray(
+                images[MIRROR_ORDER, :, ::-1])),
+            'ego_stopped': replace(frame, ego=stopped),
+            'mirror_target': replace(frame, target_point=tp)}
+
+
+def frame_sensitivity(plan: Callable, frame) -> Dict[str, float]:
+    """plan(FrameInputs) -> (T, 2) waypoints; largest waypoint displacement (m) under each
+    perturbation of `frame`."""
+    import numpy as np
+    base = np.asarray(plan(frame), np.float64)
+    return {name: float(np.linalg.norm(np.asarray(plan(f), np.float64) - base, axis=-1).max())
+            for name, f in frame_perturbations(frame).items()}

@@ -47,8 +47,9 @@ def decode_objects(out: Dict[str, torch.Tensor], score_threshold: float = 0.2,
     centres_l = code[:, [0, 1, 4]]
     centres = geometry.lidar_points_to_ego(centres_l)
     yaw = geometry.lidar_yaw_to_ego(torch.atan2(code[:, 6], code[:, 7]))
-    traj = out['traj_preds'][item].float()[keep]
-    traj = traj.view(traj.shape[0], traj.shape[1], -1, 2).cumsum(dim=2)      # head axes
+    full = out['traj_preds'][item].float()
+    steps = full.shape[-1] // 2
+    traj = full[keep].reshape(int(keep.sum()), full.shape[1], steps, 2).cumsum(dim=2)  # head axes
     trajectories = geometry.head_to_rep103(traj) + centres[:, None, None, :2]
     return Objects(
         scores=scores[keep].numpy(), labels=labels[keep].numpy(), centres=centres.numpy(),
@@ -64,6 +65,7 @@ def decode_lanes(out: Dict[str, torch.Tensor], score_threshold: float = 0.2,
     prob = out['lane_cls_one2one'][item].float().sigmoid()
     scores, labels = prob.max(-1)
     keep = scores >= score_threshold
-    pts = out['lane_preds_one2one'][item].float()[keep].view(int(keep.sum()), -1, 3)
+    full = out['lane_preds_one2one'][item].float()
+    pts = full[keep].reshape(int(keep.sum()), full.shape[-1] // 3, 3)
     return Lanes(scores=scores[keep].numpy(), labels=labels[keep].numpy(),
                  points=geometry.lidar_points_to_ego(pts).numpy())
