@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
+from orion_lite_ros.planning.frame_assembly import resolve_default_checkpoint
 
 
 def device_info(device: torch.device) -> dict:
@@ -38,7 +39,7 @@ def percentiles_ms(samples_s) -> dict:
 
 
 def run(cfg: EngineConfig, iters: int, src_hw=(900, 1600)) -> dict:
-    engine = InferenceEngine(cfg)
+    engine = InferenceEngine(resolve_default_checkpoint(cfg))
     frame = synthetic_frame(engine.model_cfg, src_hw=src_hw)
     totals, stages = [], {'preprocess': [], 'model': []}
     t0 = time.perf_counter()
@@ -51,7 +52,8 @@ def run(cfg: EngineConfig, iters: int, src_hw=(900, 1600)) -> dict:
     wall = time.perf_counter() - t0
     return {
         'preset': engine.model_cfg.name, 'iters': iters, 'source_hw': list(src_hw),
-        'view_hw': list(engine.view_hw), 'engine': cfg.__dict__,
+        'view_hw': list(engine.view_hw), 'engine': engine.cfg.__dict__,
+        'threads': engine.threads.__dict__,
         'latency_ms': percentiles_ms(totals),
         'stages_ms': {k: percentiles_ms(v) for k, v in stages.items()},
         'frames_per_s': iters / wall, 'system': device_info(engine.device),
@@ -63,7 +65,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog='orion-lite-bench', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='mini')
-    p.add_argument('--checkpoint', default='')
+    p.add_argument('--checkpoint', default='',
+                   help="checkpoint dir/file, or 'default' (the shipped one)")
     p.add_argument('--device', default='auto')
     p.add_argument('--precision', default='fp32', choices=['fp32', 'fp16', 'bf16'])
     p.add_argument('--compile', action='store_true')
@@ -71,15 +74,25 @@ def main(argv=None) -> int:
     p.add_argument('--no-jpeg', action='store_true', help='skip the JPEG re-encode')
     p.add_argument('--iters', type=int, default=50)
     p.add_argument('--warmup', type=int, default=5)
-    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: default)')
+    p.add_argument('--threads', type=int, default=0,
+                   help='torch CPU threads (0: the engine policy, model/threads.py)')
+    p.add_argument('--preprocess-threads', type=int, default=0,
+                   help='camera views preprocessed in parallel (0: the engine policy)')
+    p.add_argument('--jpeg-decode', default='scaled', choices=['scaled', 'full'])
+    p.add_argument('--hw', type=int, nargs=2, default=(900, 1600), metavar=('H', 'W'),
+                   help='source camera size')
     p.add_argument('--out', default='')
     a = p.parse_args(argv)
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
     cfg = EngineConfig(model_preset=a.preset, checkpoint=a.checkpoint, device=a.device,
                        precision=a.precision, compile=a.compile, cuda_graphs=a.cuda_graphs,
-                       jpeg_reencode=not a.no_jpeg, warmup_iters=a.warmup)
-    report = run(cfg, a.iters)
+                       jpeg_reencode=not a.no_jpeg, warmup_iters=a.warmup,
+                       jpeg_decode=a.jpeg_decode, torch_threads=a.threads,
+                       preprocess_threads=a.preprocess_threads)
+    try:
+        report = run(cfg, a.iters, tuple(a.hw))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f'orion-lite-bench: {exc}', file=sys.stderr)
+        return 2
     text = json.dumps(report, indent=2)
     print(text)
     if a.out:

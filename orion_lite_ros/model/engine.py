@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from orion_lite_ros import layout
+from orion_lite_ros.model import threads
 from orion_lite_ros.model.checkpoint import graft_student, load_checkpoint
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.decode import decode_lanes, decode_objects
@@ -43,6 +44,9 @@ class EngineConfig:
     seed: int = 0                       # 'sample' mode generator and random-init seed
     jpeg_reencode: bool = True          # as ORION's training data (quality 20)
     jpeg_quality: int = 20
+    jpeg_decode: str = 'scaled'         # 'scaled': libjpeg decodes at the DCT scale the view
+                                        # needs (same pixels when the view is as large as the
+                                        # camera) | 'full': full-resolution decode, as the authors
     resize_scale: float = 0.0           # 0: source width -> crop_w (0.4 for 1600 px)
     crop_h: int = 320
     crop_w: int = 640
@@ -51,6 +55,8 @@ class EngineConfig:
                                         # for models trained on shuffled single frames
     perception_score_threshold: float = 0.2   # objects / lanes in PlanResult (official
                                               # score_threshold)
+    torch_threads: int = 0              # torch intra-op threads; 0: model.threads policy
+    preprocess_threads: int = 0         # camera views in parallel; 0: model.threads policy
 
 
 def resolve_device(name: str) -> torch.device:
@@ -107,8 +113,14 @@ class InferenceEngine:
         self.dtype = DTYPES[cfg.precision]
         model, self.model_cfg = build_model(cfg)
         self.model = model.to(self.device, self.dtype).eval()
+        self.threads = threads.plan_threads(cfg.torch_threads, cfg.preprocess_threads,
+                                            self.device.type)
+        threads.apply(self.threads)
+        self.governor = threads.governor_for(self.threads, cfg.torch_threads, self.device.type)
         self.preprocess_cfg = PreprocessConfig(cfg.jpeg_reencode, cfg.jpeg_quality,
-                                               cfg.resize_scale, cfg.crop_h, cfg.crop_w)
+                                               cfg.resize_scale, cfg.crop_h, cfg.crop_w,
+                                               cfg.jpeg_decode, self.threads.preprocess)
+        self._views: Optional[np.ndarray] = None       # (N, 3, h, w) uint8, reused
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self._streams: Dict[str, Optional[dict]] = {}
         self._warned_commands = set()
@@ -188,6 +200,8 @@ class InferenceEngine:
         return time.perf_counter()
 
     def _run(self, inputs: Dict[str, torch.Tensor], stream: str) -> Dict[str, torch.Tensor]:
+        if self.governor is not None:
+            threads.set_torch_threads(self.governor.update())
         noise = 'mean' if self.cfg.vae_mode == 'mean' else self.generator
         self.model.set_memory(self._streams.get(stream) if self.cfg.temporal_memory else None)
         try:
@@ -200,8 +214,11 @@ class InferenceEngine:
         return out
 
     def _to_tensors(self, frame: FrameInputs) -> Dict[str, torch.Tensor]:
+        n = np.asarray(frame.images).shape[0]
+        if self._views is None or self._views.shape[0] != n:
+            self._views = np.empty((n, 3) + tuple(self.view_hw), np.uint8)
         views, K = preprocess_views(frame.images, np.asarray(frame.intrinsics, np.float64),
-                                    self.view_hw, self.preprocess_cfg)
+                                    self.view_hw, self.preprocess_cfg, out=self._views)
         dev = self.device
 
         def t(a, dtype=torch.float32):
