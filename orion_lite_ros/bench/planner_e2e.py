@@ -69,8 +69,9 @@ def planner_command(cfg: E2EConfig) -> List[str]:
 
 def run_driver(cfg: E2EConfig) -> Dict:
     """Publish the inputs, collect the trajectories; returns the raw records."""
+    from nav_msgs.msg import Odometry
+    from nav_msgs.msg import Path as PathMsg
     import rclpy
-    from nav_msgs.msg import Odometry, Path as PathMsg
     from sensor_msgs.msg import Image
 
     from orion_lite_ros.nodes.common import RELIABLE_QOS, SENSOR_QOS

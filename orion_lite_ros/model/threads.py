@@ -3,10 +3,10 @@
 Measured on the 2-core machine (docs/performance.md): the mini model takes 39 ms with two
 torch threads on an idle machine and 56 ms with one, but 190 ms with two as soon as one other
 process keeps a core busy (OpenMP workers wait for the descheduled one), while one thread stays
-at 54 ms. So with `torch_threads: 0` the engine starts from half the cores and a `ThreadGovernor` moves
-between that and all of them by what the rest of the machine does: all cores while the other
-processes leave them idle, half as soon as they keep more than a third of a core busy (read
-from /proc/stat against this process's own CPU time, twice a second):
+at 54 ms. So with `torch_threads: 0` the engine starts from half the cores and a
+`ThreadGovernor` moves between that and all of them by what the rest of the machine does: all
+cores while the other processes leave them idle, half as soon as they keep more than a third
+of a core busy (read from /proc/stat against this process's own CPU time, twice a second):
 
     torch threads      = cores when the machine is otherwise idle, else max(1, cores // 2)
                          (at most 8)
