@@ -35,6 +35,14 @@ class EnginePlanner:
     def __call__(self, frame: FrameInputs) -> PlanResult:
         return self.engine.plan(frame, self.stream)
 
+    def prepare(self, frame: FrameInputs):
+        """Validation + preprocessing only (thread-safe against `run`): the replay's prefetch
+        thread calls it one frame ahead."""
+        return self.engine.prepare(frame, reuse_buffer=False)
+
+    def run(self, prepared) -> PlanResult:
+        return self.engine.run_prepared(prepared, self.stream)
+
 
 def build_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
                          seed: int = 0, temporal_memory: bool = True) -> EnginePlanner:

@@ -26,6 +26,7 @@ from orion_lite_ros.eval.frames import (
     resolve_topics,
 )
 from orion_lite_ros.eval.openloop import FrameMetrics, OpenLoopConfig, OpenLoopRecorder
+from orion_lite_ros.eval.prefetch import prefetch
 from orion_lite_ros.eval.topic_maps import TopicMap, builtin_topic_maps, load_topic_map
 from orion_lite_ros.layout import CAMERA_NAMES
 from orion_lite_ros.nav.route import RouteConfig
@@ -46,6 +47,7 @@ class ReplayConfig:
     keep_images: int = 4             # front-camera images kept for the plots
     openloop: OpenLoopConfig = OpenLoopConfig()
     route: RouteConfig = RouteConfig()
+    prefetch: int = 2                # frame sets read + preprocessed ahead (0: same thread)
 
 
 @dataclass
@@ -152,6 +154,13 @@ def _expected_frames(src: BagSource, topics: BagTopics) -> int:
     return int(src.topics.get(topics.cameras[CAMERA_NAMES[0]], ('', 0))[1])
 
 
+def _frames(src, asm, wanted, prepare):
+    """(log time, frame, prepared) per frame set, in recorded order."""
+    for m in src.messages(wanted):
+        for frame in asm.feed(m):
+            yield m.log_time_ns, frame, (prepare(frame) if prepare else None)
+
+
 def _run(src, asm, planner, rec, cfg: ReplayConfig, result: ReplayResult) -> None:
     topics = result.topics
     expected = _expected_frames(src, topics)
@@ -159,24 +168,32 @@ def _run(src, asm, planner, rec, cfg: ReplayConfig, result: ReplayResult) -> Non
         if cfg.keep_images and expected else set()
     wanted = [t for t in asm.topics_needed() if t]
     bar = _progress(cfg.progress, expected)
+    # A planner with prepare()/run() (the engine) has its next frame decoded and preprocessed
+    # on the prefetch thread while it plans the current one.
+    staged = hasattr(planner, 'prepare') and hasattr(planner, 'run')
+    items = prefetch(_frames(src, asm, wanted, planner.prepare if staged else None),
+                     cfg.prefetch)
     count = 0
-    for m in src.messages(wanted):
-        for frame in asm.feed(m):
-            _plan_one(planner, frame, rec, result, count in keep)
-            result.log_times_ns[frame.stamp_ns] = m.log_time_ns
+    try:
+        for log_time_ns, frame, prepared in items:
+            _plan_one(planner, frame, prepared, rec, result, count in keep)
+            result.log_times_ns[frame.stamp_ns] = log_time_ns
             count += 1
             bar.update(1)
             if cfg.max_frames and count >= cfg.max_frames:
-                bar.close()
-                return
-    bar.close()
+                break
+    finally:
+        items.close()
+        bar.close()
 
 
-def _plan_one(planner, frame: FrameInputs, rec: OpenLoopRecorder, result: ReplayResult,
-              keep_image: bool) -> None:
+def _plan_one(planner, frame: FrameInputs, prepared, rec: OpenLoopRecorder,
+              result: ReplayResult, keep_image: bool) -> None:
     t = time.perf_counter()
-    plan = planner(frame)
+    plan = planner(frame) if prepared is None else planner.run(prepared)
     latency = time.perf_counter() - t
+    if prepared is not None:
+        latency += prepared.preprocess_s       # the planner's cost, wherever it ran
     rec.add_plan(frame.stamp_ns, plan.waypoints, plan.command, latency)
     if keep_image:
         result.images[frame.stamp_ns] = (frame.images[0].copy(), frame.intrinsics[0],

@@ -175,24 +175,36 @@ class InferenceEngine:
         return fallback if fallback in trained else int(trained[0])
 
     def plan(self, frame: FrameInputs, stream: str = 'default') -> PlanResult:
+        return self.run_prepared(self.prepare(frame), stream)
+
+    def prepare(self, frame: FrameInputs, reuse_buffer: bool = True) -> 'PreparedFrame':
+        """Validate and preprocess `frame` (CPU only: may run on another thread than the
+        model, with `reuse_buffer=False` so that frames prepared ahead keep their views)."""
         t0 = time.perf_counter()
         validate_frame(frame, self.model_cfg.encoder.num_cams)
         requested = int(frame.command)
         frame = replace(frame, command=self.command_for(requested))
-        inputs = self._to_tensors(frame)
+        views, K = self._views_of(frame, reuse_buffer)
+        return PreparedFrame(frame, requested, views, K, time.perf_counter() - t0)
+
+    def run_prepared(self, prep: 'PreparedFrame', stream: str = 'default') -> PlanResult:
+        t0 = time.perf_counter()
+        inputs = self._to_tensors(prep.frame, prep.views, prep.intrinsics)
         t1 = self._sync_time()
         out = self._run(inputs, stream)
         waypoints = out['waypoints'][0].float().cpu().numpy()
         t2 = time.perf_counter()
         cpu = {k: v.cpu() for k, v in out.items() if k in PERCEPTION_KEYS}
         thr = self.cfg.perception_score_threshold
+        pre = prep.preprocess_s + (t1 - t0)
+        frame = prep.frame
         return PlanResult(
             stamp_ns=frame.stamp_ns, waypoints=waypoints,
             all_modes=out['all_modes'][0].float().cpu().numpy(), command=int(frame.command),
             planning_token=out['planning_token'][0].float().cpu().numpy(),
-            timing_s={'preprocess': t1 - t0, 'model': t2 - t1, 'total': t2 - t0},
+            timing_s={'preprocess': pre, 'model': t2 - t1, 'total': pre + (t2 - t1)},
             objects=decode_objects(cpu, thr), lanes=decode_lanes(cpu, thr),
-            command_requested=requested)
+            command_requested=prep.command_requested)
 
     def _sync_time(self) -> float:
         if self.device.type == 'cuda':
@@ -213,12 +225,18 @@ class InferenceEngine:
             self.model.set_memory(None)
         return out
 
-    def _to_tensors(self, frame: FrameInputs) -> Dict[str, torch.Tensor]:
+    def _views_of(self, frame: FrameInputs, reuse_buffer: bool):
         n = np.asarray(frame.images).shape[0]
-        if self._views is None or self._views.shape[0] != n:
-            self._views = np.empty((n, 3) + tuple(self.view_hw), np.uint8)
-        views, K = preprocess_views(frame.images, np.asarray(frame.intrinsics, np.float64),
-                                    self.view_hw, self.preprocess_cfg, out=self._views)
+        out = None
+        if reuse_buffer:
+            if self._views is None or self._views.shape[0] != n:
+                self._views = np.empty((n, 3) + tuple(self.view_hw), np.uint8)
+            out = self._views
+        return preprocess_views(frame.images, np.asarray(frame.intrinsics, np.float64),
+                                self.view_hw, self.preprocess_cfg, out=out)
+
+    def _to_tensors(self, frame: FrameInputs, views: np.ndarray,
+                    K: np.ndarray) -> Dict[str, torch.Tensor]:
         dev = self.device
 
         def t(a, dtype=torch.float32):
@@ -232,6 +250,16 @@ class InferenceEngine:
             'timestamp_s': t(frame.stamp_ns * 1e-9, torch.float64).reshape(1),
             'target_point': t(np.asarray(frame.target_point, np.float32)),
         }
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame after `InferenceEngine.prepare`: its views, ready for the model."""
+    frame: FrameInputs                  # with the command the head plans with
+    command_requested: int
+    views: np.ndarray                   # (N_cam, 3, h, w) uint8
+    intrinsics: np.ndarray              # (N_cam, 3, 3) float32, of the views
+    preprocess_s: float
 
 
 def validate_frame(frame: FrameInputs, num_cams: int = layout.NUM_CAMERAS) -> None:
