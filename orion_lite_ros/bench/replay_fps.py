@@ -3,9 +3,10 @@
     python -m orion_lite_ros.bench.replay_fps [--preset mini] [--device cpu] [--seconds 10]
         [--hw 160 256] [--out results/replay_fps_mini_cpu.json]
 
-Writes a synthetic six-camera bag (sim camera size by default), replays it twice: once with a
-no-op planner (the replay's own cost) and once with the inference engine (untrained weights;
-the cost does not depend on them). The engine is built and warmed up before timing.
+Writes a synthetic six-camera bag (sim camera size by default), replays it with a no-op
+planner (the replay's own cost), then with the inference engine (`--checkpoint`, default the
+shipped one), with the prefetch thread (the default) and without it. The engine is built and
+warmed up before timing. `real_time_factor` = bag seconds / wall seconds.
 """
 import argparse
 import json
@@ -26,13 +27,14 @@ def _noop(frame):
     return PlanResult(frame.stamp_ns, np.zeros((6, 2)), np.zeros((6, 6, 2)), frame.command)
 
 
-def _timed(bag, planner) -> dict:
+def _timed(bag, planner, prefetch: int = 2, bag_s: float = 0.0) -> dict:
     t0 = time.perf_counter()
-    result = replay(bag, ReplayConfig(progress=False, keep_images=0), planner)
+    result = replay(bag, ReplayConfig(progress=False, keep_images=0, prefetch=prefetch), planner)
     wall = time.perf_counter() - t0
     lat = result.summary['latency_s']
-    return {'frames': len(result.frames), 'wall_s': round(wall, 3),
+    return {'frames': len(result.frames), 'wall_s': round(wall, 3), 'prefetch': prefetch,
             'frames_per_s': round(len(result.frames) / wall, 3),
+            'real_time_factor': round(bag_s / wall, 3) if bag_s else None,
             'planner_ms_mean': round(lat['mean'] * 1e3, 2),
             'planner_ms_p50': round(lat['p50'] * 1e3, 2),
             'planner_ms_p95': round(lat['p95'] * 1e3, 2)}
@@ -44,25 +46,31 @@ def main(argv=None) -> dict:
     p.add_argument('--device', default='cpu')
     p.add_argument('--seconds', type=float, default=10.0)
     p.add_argument('--hw', type=int, nargs=2, default=(160, 256))
+    p.add_argument('--checkpoint', default='default')
+    p.add_argument('--compressed', action='store_true', help='JPEG CompressedImage cameras')
     p.add_argument('--out', default='results/replay_fps_mini_cpu.json')
     a = p.parse_args(argv)
     from orion_lite_ros.eval.engine_planner import EnginePlanner
     with tempfile.TemporaryDirectory() as tmp:
         bag = write_synthetic_bag(Path(tmp) / 'bag', SyntheticDrive(
-            duration_s=a.seconds, image_hw=tuple(a.hw)))
-        overhead = _timed(bag, _noop)
+            duration_s=a.seconds, image_hw=tuple(a.hw), compressed=a.compressed))
+        overhead = _timed(bag, _noop, 0, a.seconds)
         warm = write_synthetic_bag(Path(tmp) / 'warm', SyntheticDrive(
-            duration_s=1.0, image_hw=tuple(a.hw)))
-        planner = EnginePlanner(preset=a.preset, device=a.device)
+            duration_s=1.0, image_hw=tuple(a.hw), compressed=a.compressed))
+        planner = EnginePlanner(checkpoint=a.checkpoint, preset=a.preset, device=a.device)
         _timed(warm, planner)                                  # warm-up (not timed)
-        full = _timed(bag, planner)
+        full = _timed(bag, planner, 2, a.seconds)
+        serial = _timed(bag, planner, 0, a.seconds)
     out = {'preset': a.preset, 'device': a.device, 'bag': {
         'seconds': a.seconds, 'cameras': 6, 'image_hw': list(a.hw), 'camera_hz': 10,
+        'compressed': a.compressed,
         'storage': 'mcap'}, 'replay_only_noop_planner': overhead, 'replay_with_engine': full,
+        'replay_with_engine_no_prefetch': serial, 'checkpoint': a.checkpoint,
+        'engine_threads': planner.engine.threads.__dict__,
         'machine': {'cpus_visible': os.cpu_count(), 'python': platform.python_version(),
                     'torch_threads': _torch_threads()},
         'load_average_1min': round(os.getloadavg()[0], 2),
-        'note': 'CPU shared with other jobs while measured; untrained mini weights'}
+        'note': 'see docs/performance.md for the machine state of each recorded run'}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=1) + '\n')
     print(json.dumps(out, indent=1))

@@ -38,9 +38,13 @@ def percentiles_ms(samples_s) -> dict:
         'mean': float(ms.mean()), 'min': float(ms.min()), 'max': float(ms.max())}
 
 
-def run(cfg: EngineConfig, iters: int, src_hw=(900, 1600)) -> dict:
+def run(cfg: EngineConfig, iters: int, src_hw=(900, 1600), images: str = 'noise') -> dict:
     engine = InferenceEngine(resolve_default_checkpoint(cfg))
     frame = synthetic_frame(engine.model_cfg, src_hw=src_hw)
+    if images == 'natural':                 # JPEG costs as on camera images
+        from orion_lite_ros.bench.planner_e2e import natural_image
+        frame = frame.__class__(**{**frame.__dict__, 'images': np.stack(
+            [natural_image(src_hw, i) for i in range(len(frame.images))])})
     totals, stages = [], {'preprocess': [], 'model': []}
     t0 = time.perf_counter()
     for i in range(iters):
@@ -52,6 +56,7 @@ def run(cfg: EngineConfig, iters: int, src_hw=(900, 1600)) -> dict:
     wall = time.perf_counter() - t0
     return {
         'preset': engine.model_cfg.name, 'iters': iters, 'source_hw': list(src_hw),
+        'images': images,
         'view_hw': list(engine.view_hw), 'engine': engine.cfg.__dict__,
         'threads': engine.threads.__dict__,
         'latency_ms': percentiles_ms(totals),
@@ -81,6 +86,8 @@ def main(argv=None) -> int:
     p.add_argument('--jpeg-decode', default='scaled', choices=['scaled', 'full'])
     p.add_argument('--hw', type=int, nargs=2, default=(900, 1600), metavar=('H', 'W'),
                    help='source camera size')
+    p.add_argument('--images', default='noise', choices=['noise', 'natural'],
+                   help='uniform noise (worst case for JPEG) or smooth scenes with sensor noise')
     p.add_argument('--out', default='')
     a = p.parse_args(argv)
     cfg = EngineConfig(model_preset=a.preset, checkpoint=a.checkpoint, device=a.device,
@@ -89,7 +96,7 @@ def main(argv=None) -> int:
                        jpeg_decode=a.jpeg_decode, torch_threads=a.threads,
                        preprocess_threads=a.preprocess_threads)
     try:
-        report = run(cfg, a.iters, tuple(a.hw))
+        report = run(cfg, a.iters, tuple(a.hw), a.images)
     except (FileNotFoundError, ValueError) as exc:
         print(f'orion-lite-bench: {exc}', file=sys.stderr)
         return 2

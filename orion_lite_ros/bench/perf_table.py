@@ -1,0 +1,71 @@
+"""Markdown tables of the issue-20 CPU benchmarks (scripts/bench_cpu.sh) from their JSON.
+
+    python -m orion_lite_ros.bench.perf_table results/perf
+"""
+import json
+from pathlib import Path
+import sys
+
+
+def _load(d: Path, name: str):
+    p = d / f'{name}.json'
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def engine_table(d: Path) -> str:
+    rows = ['| run | images | jpeg decode | torch / preprocess threads | busy procs | '
+            'preprocess p50 ms | model p50 ms | total p50 / p99 ms | frames/s |',
+            '|---|---|---|---|---|---|---|---|---|']
+    for p in sorted(d.glob('engine_*.json')):
+        r = json.loads(p.read_text())
+        busy = p.stem.split('busy')[1] if 'busy' in p.stem else '0'
+        th = r.get('threads', {})
+        rows.append(
+            f"| {p.stem} | {r.get('images', 'noise')} {r['source_hw'][1]}x{r['source_hw'][0]}"
+            f" | {r['engine'].get('jpeg_decode', 'full')} | {r['engine'].get('torch_threads')}"
+            f"->{th.get('torch')} / {th.get('preprocess')} | {busy} | "
+            f"{r['stages_ms']['preprocess']['p50']:.1f} | {r['stages_ms']['model']['p50']:.1f} | "
+            f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p99']:.1f} | "
+            f"{r['frames_per_s']:.2f} |")
+    return '\n'.join(rows)
+
+
+def e2e_table(d: Path) -> str:
+    rows = ['| run | cameras | rate Hz | busy | planned ratio | plans/s | '
+            'e2e p50 / p99 / max ms |', '|---|---|---|---|---|---|---|']
+    for p in sorted(d.glob('e2e_*.json')):
+        r = json.loads(p.read_text())
+        c, lat = r['config'], r.get('latency_ms', {})
+        rows.append(f"| {p.stem} | 6x {c['width_px']}x{c['height_px']} | {c['rate_hz']:g} | "
+                    f"{c['busy']} | {r['planned_ratio']} | {r['plans_per_s']} | "
+                    f"{lat.get('p50')} / {lat.get('p99')} / {lat.get('max')} |")
+    return '\n'.join(rows)
+
+
+def replay_table(d: Path) -> str:
+    rows = ['| run | cameras | replay only fps | with engine fps (x real time) | '
+            'without prefetch fps |', '|---|---|---|---|---|']
+    for p in sorted(d.glob('replay_*.json')):
+        r = json.loads(p.read_text())
+        b = r['bag']
+        kind = 'JPEG' if b.get('compressed') else 'raw'
+        e, s = r['replay_with_engine'], r['replay_with_engine_no_prefetch']
+        rows.append(f"| {p.stem} | 6x {b['image_hw'][1]}x{b['image_hw'][0]} {kind} | "
+                    f"{r['replay_only_noop_planner']['frames_per_s']} | {e['frames_per_s']} "
+                    f"({e['real_time_factor']}x) | {s['frames_per_s']} |")
+    return '\n'.join(rows)
+
+
+def main(argv=None) -> int:
+    d = Path((argv or sys.argv[1:] or ['results/perf'])[0])
+    print('### Engine (orion-lite-bench, shipped mini checkpoint)\n')
+    print(engine_table(d))
+    print('\n### Planner node end to end over DDS (bench/planner_e2e.py)\n')
+    print(e2e_table(d))
+    print('\n### Offline replay (bench/replay_fps.py)\n')
+    print(replay_table(d))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
