@@ -47,6 +47,10 @@ class PlannerNodeConfig:
     base_frame_id: str = _param('base_link', 'frame of the output trajectory')
     map_frame_id: str = _param('map', 'frame of odometry and route')
     diagnostics_period_s: float = _param(1.0, 'diagnostics publication period (s)')
+    diagnostics_window_s: float = _param(5.0, 'diagnostics levels and counts over this recent '
+                                              'window (s)')
+    future_tolerance_s: float = _param(0.5, 'inputs stamped further ahead of the node clock '
+                                            'are refused (s)')
     planner: str = _param('model', 'model (Orion-Lite) | constant_velocity (baseline) | '
                                    'route_oracle (privileged route follower, for tests)')
 
@@ -60,7 +64,8 @@ class PlannerNodeConfig:
         bad = [t for t in self.image_transports if t not in IMAGE_TRANSPORTS]
         if bad:
             raise ValueError(f'image_transports must be raw|compressed, got {bad}')
-        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s'):
+        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s',
+                     'diagnostics_window_s', 'future_tolerance_s'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f'{name} must be finite and > 0, got {value}')
