@@ -158,3 +158,17 @@ def test_stale_inputs_no_plan_error_and_brake(rig):
     # no fresh trajectory for > max_trajectory_age_s: the controller brakes
     assert probe.spin_until(lambda: probe.received['/t/command'][-1].axes[2] == 1.0, 5.0)
     assert probe.received['/t/command'][-1].axes[0] == 0.0
+
+
+def test_clock_jump_back_resets_model_memory_and_keeps_planning(rig):
+    probe = rig
+    publish_until_planned(probe)
+
+    def n_resets():
+        return int(_values(_latest_status(probe))['resets_clock_jump_or_teleport'])
+    before = n_resets()
+    back_ns = probe.now_ns() - 400_000_000               # 0.4 s before the last set: a jump
+    publish_set(probe, back_ns)
+    assert probe.spin_until(lambda: _plans(probe, back_ns), 10.0)   # planned on a fresh memory
+    assert probe.spin_until(lambda: n_resets() == before + 1, 5.0)
+    publish_until_planned(probe)
