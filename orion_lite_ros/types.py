@@ -36,6 +36,8 @@ class FrameInputs:
     ego: EgoState
     command: int                 # layout.Command
     target_point: np.ndarray     # (2,) float, ego frame, metres
+    source_jpeg_quality: Optional[int] = None   # images decoded from JPEGs of this quality
+                                                # (at most; None: raw or other codecs)
 
 
 @dataclass

@@ -48,22 +48,25 @@ def main(argv=None) -> dict:
     p.add_argument('--hw', type=int, nargs=2, default=(160, 256))
     p.add_argument('--checkpoint', default='default')
     p.add_argument('--compressed', action='store_true', help='JPEG CompressedImage cameras')
+    p.add_argument('--jpeg-quality', type=int, default=90, help='of the compressed cameras')
     p.add_argument('--out', default='results/replay_fps_mini_cpu.json')
     a = p.parse_args(argv)
     from orion_lite_ros.eval.engine_planner import EnginePlanner
     with tempfile.TemporaryDirectory() as tmp:
         bag = write_synthetic_bag(Path(tmp) / 'bag', SyntheticDrive(
-            duration_s=a.seconds, image_hw=tuple(a.hw), compressed=a.compressed))
+            duration_s=a.seconds, image_hw=tuple(a.hw), compressed=a.compressed,
+            jpeg_quality=a.jpeg_quality))
         overhead = _timed(bag, _noop, 0, a.seconds)
         warm = write_synthetic_bag(Path(tmp) / 'warm', SyntheticDrive(
-            duration_s=1.0, image_hw=tuple(a.hw), compressed=a.compressed))
+            duration_s=1.0, image_hw=tuple(a.hw), compressed=a.compressed,
+            jpeg_quality=a.jpeg_quality))
         planner = EnginePlanner(checkpoint=a.checkpoint, preset=a.preset, device=a.device)
         _timed(warm, planner)                                  # warm-up (not timed)
         full = _timed(bag, planner, 2, a.seconds)
         serial = _timed(bag, planner, 0, a.seconds)
     out = {'preset': a.preset, 'device': a.device, 'bag': {
         'seconds': a.seconds, 'cameras': 6, 'image_hw': list(a.hw), 'camera_hz': 10,
-        'compressed': a.compressed,
+        'compressed': a.compressed, 'jpeg_quality': a.jpeg_quality if a.compressed else None,
         'storage': 'mcap'}, 'replay_only_noop_planner': overhead, 'replay_with_engine': full,
         'replay_with_engine_no_prefetch': serial, 'checkpoint': a.checkpoint,
         'engine_threads': planner.engine.threads.__dict__,

@@ -40,6 +40,9 @@ class EnginePlanner:
         thread calls it one frame ahead."""
         return self.engine.prepare(frame, reuse_buffer=False)
 
+    def jpeg_size_hint(self, src_hw, jpeg_quality):
+        return self.engine.jpeg_size_hint(src_hw, jpeg_quality)
+
     def run(self, prepared) -> PlanResult:
         return self.engine.run_prepared(prepared, self.stream)
 

@@ -180,24 +180,23 @@ class FrameAssembler:
         self.dropped[why] = self.dropped.get(why, 0) + 1
 
     def _on_set(self, *msgs) -> None:
-        images = self._decode(msgs[:-1])
-        if images is None:
+        decoded = self._decode(msgs[:-1])
+        if decoded.images is None:
             return
         try:
-            self._ready.append(self.build(stamp_ns(msgs[0].header.stamp), images, msgs[-1]))
+            self._ready.append(self.frames.frame_inputs(
+                stamp_ns(msgs[0].header.stamp), decoded.images, msgs[-1],
+                decoded.source_jpeg_quality, decoded.source_hw))
         except InputError as exc:
             self._drop(f'bad odometry: {exc}')
 
-    def _decode(self, cams) -> Optional[np.ndarray]:
-        images, faults = self.frames.decode(
+    def _decode(self, cams):
+        decoded = self.frames.decode_set(
             (cam, msg, self.topics.cameras[cam]) for cam, msg in zip(self._cams, cams))
-        if faults:                                  # one reason per set (the first)
-            cam, reason = faults[0]
+        if decoded.faults:                          # one reason per set (the first)
+            cam, reason = decoded.faults[0]
             self._drop(f'bad image: {reason}' if cam else reason)
-        return images
-
-    def build(self, stamp: int, images: np.ndarray, odom) -> FrameInputs:
-        return self.frames.frame_inputs(stamp, images, odom)
+        return decoded
 
 
 def route_from_path(msg) -> np.ndarray:

@@ -136,6 +136,8 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
                                     'node would plan nothing without it)'))
         asm = FrameAssembler(topics, load_rig(config.rig or None), config.node, config.route,
                              drive_xy=rec.track().xy)
+        # camera JPEGs decoded straight at the size the engine needs, when it can use that
+        asm.frames.jpeg_size_hint = getattr(planner, 'jpeg_size_hint', None)
         result = ReplayResult(str(bag), src.storage, src.typestore_name, tm, topics, [], {},
                               problems)
         _run(src, asm, planner, rec, config, result)

@@ -31,6 +31,7 @@ class SyntheticDrive:
     image_hw: Tuple[int, int] = (90, 160)
     cameras: Tuple[str, ...] = CAMERA_NAMES
     compressed: bool = False
+    jpeg_quality: int = 90             # of the compressed cameras
     camera_info: bool = True
     route: bool = True
     objects: Tuple[Tuple[float, float, float, float, float], ...] = ()  # static map boxes
@@ -117,7 +118,8 @@ def _cameras(store, drive, tm):
             rgb = pattern(t, i, drive.image_hw)
             if drive.compressed:
                 out.append((stamp + drive.transport_delay_ns, 2, topic + '/compressed',
-                            mb.compressed_image_msg(store, stamp, cam, rgb)))
+                            mb.compressed_image_msg(store, stamp, cam, rgb,
+                                                       drive.jpeg_quality)))
             else:
                 out.append((stamp + drive.transport_delay_ns, 2, topic,
                             mb.image_msg(store, stamp, cam, rgb)))

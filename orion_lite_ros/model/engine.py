@@ -20,7 +20,12 @@ from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.decode import decode_lanes, decode_objects
 from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.orion_lite import OrionLite
-from orion_lite_ros.model.preprocess import PreprocessConfig, preprocess_views
+from orion_lite_ros.model.preprocess import (
+    PreprocessConfig,
+    crop_box,
+    preprocess_views,
+    scaled_min_size,
+)
 from orion_lite_ros.types import FrameInputs, PlanResult
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +52,9 @@ class EngineConfig:
     jpeg_decode: str = 'scaled'         # 'scaled': libjpeg decodes at the DCT scale the view
                                         # needs (same pixels when the view is as large as the
                                         # camera) | 'full': full-resolution decode, as the authors
+    jpeg_passthrough_quality: int = 25  # cameras that arrive as JPEGs of at most this quality
+                                        # are not re-encoded (they are as compressed as the
+                                        # round trip would make them); 0: always re-encode
     resize_scale: float = 0.0           # 0: source width -> crop_w (0.4 for 1600 px)
     crop_h: int = 320
     crop_w: int = 640
@@ -121,6 +129,7 @@ class InferenceEngine:
                                                cfg.resize_scale, cfg.crop_h, cfg.crop_w,
                                                cfg.jpeg_decode, self.threads.preprocess)
         self._views: Optional[np.ndarray] = None       # (N, 3, h, w) uint8, reused
+        self._passthrough_cfg = replace(self.preprocess_cfg, jpeg_reencode=False)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self._streams: Dict[str, Optional[dict]] = {}
         self._warned_commands = set()
@@ -177,6 +186,21 @@ class InferenceEngine:
     def plan(self, frame: FrameInputs, stream: str = 'default') -> PlanResult:
         return self.run_prepared(self.prepare(frame), stream)
 
+    def passes_through(self, jpeg_quality: Optional[int]) -> bool:
+        """Whether views decoded from JPEGs of `jpeg_quality` skip the JPEG round trip."""
+        return (self.cfg.jpeg_reencode and jpeg_quality is not None
+                and int(jpeg_quality) <= self.cfg.jpeg_passthrough_quality)
+
+    def jpeg_size_hint(self, src_hw, jpeg_quality: Optional[int]):
+        """The smallest (w, h) a camera JPEG of `src_hw` pixels may be decoded at (libjpeg
+        DCT scaling) for the same views, or None (decode it whole): given when its pixels go
+        to the views without a round trip, `jpeg_decode` is 'scaled' and the crop geometry is
+        relative to the image width (`resize_scale` 0)."""
+        reencode = self.cfg.jpeg_reencode and not self.passes_through(jpeg_quality)
+        if reencode or self.cfg.resize_scale or self.preprocess_cfg.jpeg_decode != 'scaled':
+            return None
+        return scaled_min_size(src_hw, crop_box(src_hw, self.preprocess_cfg), self.view_hw)
+
     def prepare(self, frame: FrameInputs, reuse_buffer: bool = True) -> 'PreparedFrame':
         """Validate and preprocess `frame` (CPU only: may run on another thread than the
         model, with `reuse_buffer=False` so that frames prepared ahead keep their views)."""
@@ -184,7 +208,9 @@ class InferenceEngine:
         validate_frame(frame, self.model_cfg.encoder.num_cams)
         requested = int(frame.command)
         frame = replace(frame, command=self.command_for(requested))
-        views, K = self._views_of(frame, reuse_buffer)
+        cfg = self._passthrough_cfg if self.passes_through(frame.source_jpeg_quality) \
+            else self.preprocess_cfg
+        views, K = self._views_of(frame, reuse_buffer, cfg)
         return PreparedFrame(frame, requested, views, K, time.perf_counter() - t0)
 
     def run_prepared(self, prep: 'PreparedFrame', stream: str = 'default') -> PlanResult:
@@ -225,7 +251,7 @@ class InferenceEngine:
             self.model.set_memory(None)
         return out
 
-    def _views_of(self, frame: FrameInputs, reuse_buffer: bool):
+    def _views_of(self, frame: FrameInputs, reuse_buffer: bool, cfg: PreprocessConfig):
         n = np.asarray(frame.images).shape[0]
         out = None
         if reuse_buffer:
@@ -233,7 +259,7 @@ class InferenceEngine:
                 self._views = np.empty((n, 3) + tuple(self.view_hw), np.uint8)
             out = self._views
         return preprocess_views(frame.images, np.asarray(frame.intrinsics, np.float64),
-                                self.view_hw, self.preprocess_cfg, out=out)
+                                self.view_hw, cfg, out=out)
 
     def _to_tensors(self, frame: FrameInputs, views: np.ndarray,
                     K: np.ndarray) -> Dict[str, torch.Tensor]:

@@ -60,7 +60,8 @@ def open_scaled(data: bytes, min_size: Optional[Tuple[int, int]] = None) -> Imag
     resolution when None)."""
     im = Image.open(io.BytesIO(data))
     if min_size is not None:
-        im.draft('RGB', (max(1, int(np.ceil(min_size[0]))), max(1, int(np.ceil(min_size[1])))))
+        im.draft('RGB', (max(1, int(min_size[0])), max(1, int(min_size[1]))))   # as Pillow
+                                                                                # divides
     return im.convert('RGB')
 
 

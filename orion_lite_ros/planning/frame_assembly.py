@@ -17,7 +17,7 @@ import numpy as np
 
 from orion_lite_ros.layout import CAMERA_NAMES, Command
 from orion_lite_ros.nav.route import RouteConfig, RouteTracker
-from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
+from orion_lite_ros.ros.image_codec import ImageDecodeError, SizeHint, decode_compressed, to_rgb
 from orion_lite_ros.ros.rig import Rig
 from orion_lite_ros.ros.validation import (
     checked_intrinsics,
@@ -141,6 +141,15 @@ class ImageFault(NamedTuple):
     reason: str      # ImageDecodeError text, or 'image sizes differ: [...]'
 
 
+class DecodedSet(NamedTuple):
+    """One camera set after `FrameAssembler.decode_set`."""
+
+    images: Optional[np.ndarray]                  # (N_cam, H, W, 3) uint8, or None
+    faults: List[ImageFault]
+    source_jpeg_quality: Optional[int] = None     # every camera a JPEG of at most this quality
+    source_hw: Optional[Tuple[int, int]] = None   # size the images were encoded at
+
+
 class FrameAssembler:
     """Camera set + odometry -> ``FrameInputs``, with the planner's context inputs.
 
@@ -161,6 +170,7 @@ class FrameAssembler:
         self._route: Optional[RouteTracker] = None
         self._accel = None
         self._camera_k = {}                                   # camera -> (3, 3)
+        self.jpeg_size_hint: Optional[SizeHint] = None        # the engine's, when it has one
 
     # -- context inputs (latest wins) -----------------------------------------------------------
     def set_route(self, route_xy: np.ndarray) -> Optional[RouteTracker]:
@@ -207,29 +217,54 @@ class FrameAssembler:
                ) -> Tuple[Optional[np.ndarray], List[ImageFault]]:
         """``(camera, msg, topic)`` triples (topic named in decode errors) -> ((N_cam, H, W, 3)
         uint8 in CAMERA_NAMES order, []) or (None, faults in decode order)."""
-        by_name, shapes, faults = {}, set(), []
+        decoded = self.decode_set(cams)
+        return decoded.images, decoded.faults
+
+    def decode_set(self, cams: Iterable[Tuple[str, Any, Optional[str]]]) -> 'DecodedSet':
+        """`decode`, plus the JPEG quality the set was compressed at when every camera is a
+        JPEG CompressedImage (else None) and the size it was encoded at. With
+        `jpeg_size_hint` set (the engine's), such sets are decoded at the reduced size the
+        engine asks for (`frame_inputs` scales CameraInfo intrinsics to it)."""
+        cams = list(cams)
+        hint = self.jpeg_size_hint if all(      # CompressedImage (rclpy or rosbags types)
+            hasattr(msg, 'format') for _, msg, _ in cams) else None
+        by_name, shapes, faults, qualities, sources = {}, set(), [], [], set()
         for cam, msg, topic in cams:
             try:
-                by_name[cam] = np.ascontiguousarray(to_rgb(msg, topic))
+                if hint is not None:
+                    decoded = decode_compressed(msg, topic, hint)
+                    rgb, quality = decoded.rgb, decoded.jpeg_quality
+                    sources.add(decoded.source_hw)
+                else:
+                    rgb, quality = to_rgb(msg, topic), None
+                    sources.add(rgb.shape[:2])
+                by_name[cam] = np.ascontiguousarray(rgb)
                 shapes.add(by_name[cam].shape)
+                qualities.append(quality)
             except ImageDecodeError as exc:
                 faults.append(ImageFault(cam, str(exc)))
                 if self.stop_at_first_fault:
                     break
         if faults:
-            return None, faults
+            return DecodedSet(None, faults)
         if len(shapes) != 1:
-            return None, [ImageFault('', f'image sizes differ: {sorted(shapes)}')]
+            return DecodedSet(None, [ImageFault('', f'image sizes differ: {sorted(shapes)}')])
         missing = [cam for cam in CAMERA_NAMES if cam not in by_name]
         if missing and not self.fill_missing_cameras:
             raise ValueError(f'no image for cameras {missing}')
         black = np.zeros(next(iter(shapes)), np.uint8)
-        return np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES]), []
+        source_q = None if (missing or None in qualities or not qualities) else max(qualities)
+        return DecodedSet(np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES]), [],
+                          source_q, sources.pop() if len(sources) == 1 else None)
 
-    def frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
+    def frame_inputs(self, stamp_ns: int, images: np.ndarray, odom,
+                     source_jpeg_quality: Optional[int] = None,
+                     source_hw: Optional[Tuple[int, int]] = None) -> FrameInputs:
         """``images`` (N_cam, H, W, 3) from ``decode`` and nav_msgs/Odometry -> FrameInputs
-        stamped ``stamp_ns``; advances the route tracker. Non-finite odometry or a zero
-        quaternion raises ``InputError`` (before the route tracker moves)."""
+        stamped ``stamp_ns``; advances the route tracker. ``source_hw``: the size the images
+        were encoded at when decoded smaller (CameraInfo K is scaled to the decoded size).
+        Non-finite odometry or a zero quaternion raises ``InputError`` (before the route
+        tracker moves)."""
         with self._lock:
             accel, route, camera_k = self._accel, self._route, dict(self._camera_k)
         ego = _with_acceleration(checked_odometry(odom), accel)
@@ -242,9 +277,12 @@ class FrameAssembler:
         height, width = images.shape[1:3]
         rig = self.rig.scaled(width, height)
         intrinsics = rig.intrinsics()
+        scale = np.diag([width / source_hw[1], height / source_hw[0], 1.0]) \
+            if source_hw else np.eye(3)
         for i, cam in enumerate(CAMERA_NAMES):
             if cam in camera_k:
-                intrinsics[i] = camera_k[cam]
+                intrinsics[i] = scale @ camera_k[cam]
         return FrameInputs(stamp_ns=stamp_ns, images=images, intrinsics=intrinsics,
                            cam_to_ego=rig.cam_to_ego(), ego=replace(ego, stamp_ns=stamp_ns),
-                           command=command, target_point=np.asarray(target, dtype=np.float64))
+                           command=command, target_point=np.asarray(target, dtype=np.float64),
+                           source_jpeg_quality=source_jpeg_quality)
