@@ -147,7 +147,8 @@ class _SalvagedSqlite:
         data[28:32] = pages.to_bytes(4, 'big')
         copy = Path(self._tmp) / path.name
         copy.write_bytes(bytes(data))
-        self.db = sqlite3.connect(f'file:{copy}?mode=ro', uri=True)
+        # read-only and read by one thread at a time (the replay's prefetch thread reads it)
+        self.db = sqlite3.connect(f'file:{copy}?mode=ro', uri=True, check_same_thread=False)
         self.connections = self._connections()
 
     def _connections(self) -> List[Connection]:
