@@ -121,7 +121,7 @@ class ControllerStats:
     commands: int = 0
     braking: int = 0
     refused: Dict[str, int] = field(default_factory=dict)     # why -> count
-    state: str = 'braking: no trajectory yet'
+    state: str = 'starting'
     last_refusal: str = ''
 
 

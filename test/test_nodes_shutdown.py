@@ -1,0 +1,142 @@
+"""Ctrl-C and user errors on the real console scripts (one process per node, real DDS).
+
+SIGINT: every node exits 0 within a launch's SIGINT grace period (5 s), with no traceback and
+no ERROR line, its worker threads stopped before the context went down; the bridge mid-route
+leaves a valid results.json. User errors: exit 2 with one line, never a traceback."""
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from orion_lite_ros.ros.dds import dds_environment
+
+pytestmark = pytest.mark.ros
+GRACE_S = 5.0
+
+
+def _start(module, params, env, log: Path, remap=()):
+    args = [sys.executable, '-m', module, '--ros-args']
+    for key, value in params.items():
+        args += ['-p', f'{key}:={json.dumps(value)}']
+    for src, dst in remap:
+        args += ['-r', f'{src}:={dst}']
+    handle = open(log, 'w')
+    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT), handle
+
+
+def _interrupt(proc) -> float:
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(GRACE_S + 5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return time.monotonic() - t0
+
+
+def _wait_for(log: Path, text: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in log.read_text():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _clean(log: Path):
+    out = log.read_text()
+    assert 'Traceback' not in out and '[ERROR]' not in out and 'RCLError' not in out, out
+    return out
+
+
+def test_sigint_stops_planner_and_controller_cleanly(tmp_path, ros_domain):
+    env = dds_environment(True, ros_domain, base=os.environ)
+    procs = [_start('orion_lite_ros.nodes.planner_node', {'planner': 'constant_velocity',
+                                                          'diagnostics_period_s': 0.1},
+                    env, tmp_path / 'planner.log'),
+             _start('orion_lite_ros.nodes.controller_node', {'rate_hz': 50.0},
+                    env, tmp_path / 'controller.log')]
+    try:
+        assert _wait_for(tmp_path / 'controller.log', 'braking: no trajectory yet', 30.0)
+        time.sleep(1.0)                          # planner timers and worker running
+        for proc, handle in procs:
+            assert proc.poll() is None
+            took = _interrupt(proc)
+            handle.close()
+            assert proc.returncode == 0 and took < GRACE_S, (proc.returncode, took)
+    finally:
+        for proc, handle in procs:
+            if proc.poll() is None:
+                proc.kill()
+            handle.close()
+    _clean(tmp_path / 'planner.log')
+    out = _clean(tmp_path / 'controller.log')
+    assert out.count('braking: no trajectory yet') == 1      # logged once, not every 2 s
+
+
+def test_sigint_mid_route_bridge_exits_cleanly_results_valid(tmp_path, ros_domain):
+    env = dds_environment(True, ros_domain, base=os.environ)
+    out_dir = tmp_path / 'out'
+    proc, handle = _start('orion_lite_ros.nodes.bridge_node', {
+        'driver': 'expert', 'num_routes': 2, 'output_dir': str(out_dir),
+        'progress_every_n': 5}, env, tmp_path / 'bridge.log')
+    try:
+        deadline = time.monotonic() + 60
+        while not (out_dir / 'progress.json').exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out_dir / 'progress.json').exists(), (tmp_path / 'bridge.log').read_text()
+        took = _interrupt(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        handle.close()
+    assert proc.returncode == 0 and took < GRACE_S, (proc.returncode, took)
+    out = _clean(tmp_path / 'bridge.log')
+    assert 'stopped during route' in out
+    results = out_dir / 'results.json'
+    if results.exists():                                    # routes finished so far
+        json.loads(results.read_text())
+        assert results.stat().st_mode & 0o040                # group-readable
+
+
+@pytest.mark.parametrize('module,params,needle', [
+    ('orion_lite_ros.nodes.planner_node', {'rig_file': '/nonexistent/rig.yaml'}, 'rig_file'),
+    ('orion_lite_ros.nodes.planner_node', {'planner': 'constant_velocity',
+                                           'rig_file': '__MALFORMED__'}, 'rig_file'),
+    ('orion_lite_ros.nodes.planner_node', {'jpeg_quality': 500}, 'jpeg_quality'),
+    ('orion_lite_ros.nodes.controller_node', {'max_throttle': 2.0}, 'max_throttle'),
+])
+def test_user_errors_exit_2_with_one_line(tmp_path, ros_domain, module, params, needle):
+    if params.get('rig_file') == '__MALFORMED__':
+        bad = tmp_path / 'rig.yaml'
+        bad.write_text('rig: [this is: not, a rig\n')
+        params = dict(params, rig_file=str(bad))
+    env = dds_environment(True, ros_domain, base=os.environ)
+    proc, handle = _start(module, params, env, tmp_path / 'node.log')
+    proc.wait(60)
+    handle.close()
+    out = (tmp_path / 'node.log').read_text()
+    lines = [line for line in out.splitlines() if 'refused parameter' in line]
+    assert proc.returncode == 2, out
+    assert len(lines) == 1 and needle in lines[0] and 'Traceback' not in out, out
+
+
+def test_misspelt_parameter_is_warned(tmp_path, ros_domain):
+    env = dds_environment(True, ros_domain, base=os.environ)
+    proc, handle = _start('orion_lite_ros.nodes.controller_node', {'max_trottle': 0.5}, env,
+                          tmp_path / 'node.log')
+    try:
+        assert _wait_for(tmp_path / 'node.log', "'max_trottle'", 30.0)
+        _interrupt(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        handle.close()
+    out = (tmp_path / 'node.log').read_text()
+    assert "did you mean 'max_throttle'?" in out and proc.returncode == 0, out
