@@ -140,3 +140,32 @@ def test_misspelt_parameter_is_warned(tmp_path, ros_domain):
         handle.close()
     out = (tmp_path / 'node.log').read_text()
     assert "did you mean 'max_throttle'?" in out and proc.returncode == 0, out
+
+
+def test_convert_missing_input_exits_2_with_one_line(tmp_path, capsys):
+    pytest.importorskip('torch')
+    from orion_lite_ros.cli import convert
+    assert convert.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'missing.pth: no such file' in err[0]
+
+
+def test_describe_exit():
+    from orion_lite_ros.nodes.runner import describe_exit
+    assert describe_exit(2) == 'exit code 2 (refused parameter / usage error)'
+    assert describe_exit(-signal.SIGKILL) == 'killed by SIGKILL'
+    assert describe_exit(None) == 'still running'
+
+
+def test_demo_names_the_node_that_exited_early(tmp_path, ros_domain):
+    """A controller refusing its parameter while the bridge waits: the demo says which node
+    stopped and how, instead of 'a driving node exited early'."""
+    from orion_lite_ros.cli import demo
+    from orion_lite_ros.nodes.runner import NodeSpec, start_nodes
+    specs = [NodeSpec('bridge_node', parameters={'output_dir': str(tmp_path),
+                                                 'wait_for_stack_s': 30.0}),
+             NodeSpec('controller_node', parameters={'max_throttle': 5.0})]
+    with start_nodes(specs, mode='processes', domain_id=ros_domain) as group:
+        with pytest.raises(RuntimeError, match=r'controller_node exited early: exit code 2 '
+                                               r'\(refused parameter'):
+            demo._wait_for_bridge(group, 60.0)
