@@ -172,3 +172,33 @@ def test_clock_jump_back_resets_model_memory_and_keeps_planning(rig):
     assert probe.spin_until(lambda: _plans(probe, back_ns), 10.0)   # planned on a fresh memory
     assert probe.spin_until(lambda: n_resets() == before + 1, 5.0)
     publish_until_planned(probe)
+
+
+def test_parameters_report_the_checkpoint_settings_in_effect(ros_context):
+    """checkpoint: default (the shipped student, trained on single frames) with
+    temporal_memory: true: `ros2 param get` must say False (the value in effect), and a
+    runtime change is refused."""
+    from rcl_interfaces.srv import GetParameters, SetParameters
+    from rclpy.parameter import Parameter
+    specs = [NodeSpec('planner_node', name='pm_planner', parameters={
+        'checkpoint': 'default', 'temporal_memory': True, 'warmup_iters': 0})]
+    group = start_nodes(specs, context=ros_context)
+    probe = Probe(ros_context, 'pm_probe')
+    try:
+        get = probe.node.create_client(GetParameters, '/pm_planner/get_parameters')
+        assert get.wait_for_service(timeout_sec=10.0)
+        future = get.call_async(GetParameters.Request(names=['temporal_memory', 'checkpoint']))
+        assert probe.spin_until(future.done, 10.0)
+        values = future.result().values
+        assert values[0].bool_value is False and values[1].string_value == 'default'
+        assert group.nodes[0].engine.cfg.temporal_memory is False
+        put = probe.node.create_client(SetParameters, '/pm_planner/set_parameters')
+        assert put.wait_for_service(timeout_sec=10.0)
+        future = put.call_async(SetParameters.Request(
+            parameters=[Parameter('temporal_memory', value=True).to_parameter_msg()]))
+        assert probe.spin_until(future.done, 10.0)
+        result = future.result().results[0]
+        assert not result.successful and 'start-up' in result.reason
+    finally:
+        probe.close()
+        group.shutdown()

@@ -36,6 +36,7 @@ from rclpy.executors import (
     SingleThreadedExecutor,
 )
 
+from orion_lite_ros.nodes.common import warn_unknown_parameters
 from orion_lite_ros.ros.dds import apply_dds_environment, dds_environment
 
 # executable -> (module, node class)
@@ -180,7 +181,9 @@ def _start_threads(group: NodeGroup, specs, context, num_threads) -> None:
         for spec in specs:
             module, cls = spec.target()
             node_cls = getattr(importlib.import_module(module), cls)
-            group.nodes.append(node_cls(context=group._context, cli_args=spec.ros_args()))
+            node = node_cls(context=group._context, cli_args=spec.ros_args())
+            warn_unknown_parameters(node)              # as spin_main does for processes
+            group.nodes.append(node)
     except BaseException:
         group.shutdown()
         raise
