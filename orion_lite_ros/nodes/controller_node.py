@@ -207,6 +207,7 @@ class ControllerNode(Node):
     def _step(self, answer: Optional[Path]) -> None:
         """Compute and publish one command; stamp = ``answer``'s stamp, else the clock."""
         now = self.get_clock().now()
+        self._check_clock(now.nanoseconds)
         reason = self._stale_reason(now.nanoseconds)
         if reason:
             if _kind(reason) != _kind(self.stats.state[len('braking: '):]):
@@ -226,6 +227,22 @@ class ControllerNode(Node):
         stamp = answer.header.stamp if answer is not None else now.to_msg()
         for build, pub in self._outputs:
             pub.publish(build(cmd, stamp))
+
+    def _check_clock(self, now_ns: int) -> None:
+        """The node clock went backwards (sim reset, bag loop): inputs received 'later' than
+        now are from another timeline; drop them and restart the PIDs (logged once)."""
+        if self._last_step_ns is None or now_ns >= self._last_step_ns:
+            return
+        back_s = (self._last_step_ns - now_ns) * 1e-9
+        self.get_logger().warning(f'clock jumped back {back_s:.3g} s: inputs dropped, '
+                                  'controller reset')
+        if self._trajectory_rx_ns > now_ns:
+            self._trajectory = None
+        if self._odometry_rx_ns > now_ns:
+            self._odometry = None
+        self.controller.reset()
+        self.stats.refused['clock_jump'] = self.stats.refused.get('clock_jump', 0) + 1
+        self._last_step_ns = None
 
     def _dt_s(self, now_ns: int) -> float:
         if self._last_step_ns is None:
