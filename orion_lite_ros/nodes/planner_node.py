@@ -252,6 +252,8 @@ class PlannerNode(Node):
             try:
                 outcome, latency_s = self._plan(*item)
             except Exception as exc:  # noqa: B902 - keep the node alive; report the fault
+                if self._slot.closed:             # shutting down: publishers may be gone
+                    return
                 outcome, latency_s = 'failed', math.nan
                 self._record_error(f'planning failed: {type(exc).__name__}: {exc}')
                 self.get_logger().error(self.stats.last_error, throttle_duration_sec=5.0)
@@ -379,7 +381,8 @@ class PlannerNode(Node):
         self.pub_diag.publish(msg)
 
     def close(self) -> None:
-        """Stop the worker (called by the runner and main before destroy_node)."""
+        """Stop the worker (called by the runner and main before destroy_node); a plan in
+        progress finishes first (up to 5 s)."""
         self._slot.close()
         self._worker.join(timeout=5.0)
 
