@@ -169,3 +169,54 @@ def test_demo_names_the_node_that_exited_early(tmp_path, ros_domain):
         with pytest.raises(RuntimeError, match=r'controller_node exited early: exit code 2 '
                                                r'\(refused parameter'):
             demo._wait_for_bridge(group, 60.0)
+
+
+@pytest.mark.slow
+def test_sigint_mid_route_closed_loop_with_the_shipped_student(tmp_path, ros_domain):
+    """bridge + planner (shipped student) + controller as processes, Ctrl-C mid-route: all
+    three exit 0 within the grace period, no traceback or ERROR line anywhere."""
+    from orion_lite_ros.cli.drive import drive_specs
+    from orion_lite_ros.nodes.runner import NodeSpec
+    env = dds_environment(True, ros_domain, base=os.environ)
+    out_dir = tmp_path / 'out'
+    specs = [NodeSpec('bridge_node', parameters={
+        'output_dir': str(out_dir), 'num_routes': 1, 'progress_every_n': 5,
+        'camera_height': 64, 'camera_width': 96, 'first_command_timeout_s': 120.0})]
+    for spec in drive_specs('sim', use_sim_time=True):
+        params = dict(spec.parameters)
+        if spec.executable == 'controller_node':
+            params['rate_hz'] = 0.0
+        specs.append(NodeSpec(spec.executable, params_files=spec.params_files,
+                              parameters=params, remappings=spec.remappings))
+    procs = []
+    for spec in specs:
+        log = tmp_path / f'{spec.executable}.log'
+        handle = open(log, 'w')
+        cmd = [sys.executable, '-m', spec.target()[0]] + spec.ros_args()
+        procs.append((subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT),
+                      handle, log))
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            progress = out_dir / 'progress.json'
+            if progress.exists() and json.loads(progress.read_text() or '{}').get('step', 0) > 20:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(procs[0][2].read_text())
+        for proc, _, _ in procs:                    # as ros2 launch: SIGINT to every node
+            proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        for proc, _, _ in procs:
+            proc.wait(GRACE_S + 5)
+        took = time.monotonic() - t0
+    finally:
+        for proc, handle, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+            handle.close()
+    for proc, _, log in procs:
+        _clean(log)
+        assert proc.returncode == 0, (log.name, proc.returncode, log.read_text()[-2000:])
+    assert took < GRACE_S, took
+    assert 'the shipped student' in procs[1][2].read_text()
