@@ -145,10 +145,11 @@ class PlannerNode(Node):
         self.rig = _load_rig(cfg.rig_file)
         self.frames = FrameAssembler(self.rig, self.route_config,
                                      use_camera_info=cfg.use_camera_info)
-        self.guard = CallbackGuard(self)
+        self.window = OutcomeWindow(cfg.diagnostics_window_s)
+        self.guard = CallbackGuard(self, on_error=lambda name: self.window.record_fault(
+            self.get_clock().now().nanoseconds, 'callback_error'))
         self.engine = self._make_planner()
         self.stats = PlannerStats()
-        self.window = OutcomeWindow(cfg.diagnostics_window_s)
         self.jumps = JumpDetector()
         self.bad_images: Dict[str, int] = {}                  # resolved topic -> count
         self.bad_inputs: Dict[str, int] = {}                  # resolved topic -> count
@@ -223,6 +224,7 @@ class PlannerNode(Node):
             self.frames.set_camera_info(cam, msg)
         except InputError as exc:                # the previous K (or the rig's) stays
             self._bad_input(topic, f'camera_info: {exc}')
+            self.window.record_fault(self.get_clock().now().nanoseconds, 'bad_camera_info')
 
     def _on_accel(self, msg) -> None:
         self.frames.set_acceleration(msg)
