@@ -4,7 +4,7 @@ Future stamps refused and counted, silence brakes within the watchdog, a raising
 logged and counted, waypoints at 1e30 and broken odometry brake with finite outputs."""
 import math
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
 import numpy as np
 import pytest
@@ -49,6 +49,12 @@ def _diag(probe):
     msgs = [m for m in probe.received['/diagnostics']
             if m.status and m.status[0].name.startswith('ctl_faults')]
     return {kv.key: kv.value for kv in msgs[-1].status[0].values} if msgs else {}
+
+
+def _level(probe):
+    msgs = [m for m in probe.received['/diagnostics']
+            if m.status and m.status[0].name.startswith('ctl_faults')]
+    return msgs[-1].status[0].level if msgs else None
 
 
 def _drive(probe, offset_ns=0, steps=10):
@@ -142,6 +148,9 @@ def test_broken_odometry_is_refused_and_brakes(chain, fault):
         probe.spin_until(lambda: False, 0.05)
     assert _brakes_within(probe, 2.0)                  # odometry goes stale: refused ones
     assert probe.spin_until(lambda: int(_diag(probe).get('refused /f/odom', 0)) >= 10, 3.0)
+    assert _drive(probe)                                 # driving again, refusals recent: WARN
+    assert probe.spin_until(lambda: _diag(probe).get('state') == 'driving', 2.0)
+    assert _level(probe) == DiagnosticStatus.WARN
     assert all(math.isfinite(v) for m in probe.received['/f/command'] for v in m.axes)
 
 

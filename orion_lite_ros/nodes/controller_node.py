@@ -116,6 +116,9 @@ def ackermann_from_command(cmd: VehicleCommand, stamp):
     return msg
 
 
+FAULT_WINDOW_NS = 5_000_000_000     # WARN while refusals / callback errors are this recent
+
+
 @dataclass
 class ControllerStats:
     commands: int = 0
@@ -123,6 +126,7 @@ class ControllerStats:
     refused: Dict[str, int] = field(default_factory=dict)     # why -> count
     state: str = 'starting'
     last_refusal: str = ''
+    last_fault_ns: int = -(1 << 62)               # refusal or callback error, node clock
 
 
 class ControllerNode(Node):
@@ -130,8 +134,8 @@ class ControllerNode(Node):
         super().__init__('controller_node', **node_kwargs)
         self.config = declare_config(self, ControllerNodeConfig)
         self.controller = Bench2DriveController(declare_config(self, Bench2DriveControllerConfig))
-        self.guard = CallbackGuard(self)
         self.stats = ControllerStats()
+        self.guard = CallbackGuard(self, on_error=self._on_callback_error)
         self._lock = threading.Lock()
         self._trajectory: Optional[Path] = None
         self._trajectory_rx_ns = 0                 # arrival on the node clock
@@ -166,10 +170,14 @@ class ControllerNode(Node):
                 pubs.append((build, self.create_publisher(msg_type, topic, RELIABLE_QOS)))
         return pubs
 
+    def _on_callback_error(self, name: str) -> None:
+        self.stats.last_fault_ns = self.get_clock().now().nanoseconds
+
     def _refuse(self, why: str, text: str) -> None:
         """Count (under the lock) and log a refused input, throttled."""
         self.stats.refused[why] = self.stats.refused.get(why, 0) + 1
         self.stats.last_refusal = text
+        self.stats.last_fault_ns = self.get_clock().now().nanoseconds
         self.get_logger().warning(f'refused: {text}', throttle_duration_sec=2.0)
 
     def _on_odometry(self, msg: Odometry) -> None:
@@ -277,7 +285,8 @@ class ControllerNode(Node):
                       'last_callback_error': last_error}
             values.update({f'refused {self.topics.get(k, k)}': n for k, n in st.refused.items()})
             driving = st.state == 'driving'
-        level = DiagnosticStatus.OK if driving and not errors else DiagnosticStatus.WARN
+            recent_fault = now_ns - st.last_fault_ns < FAULT_WINDOW_NS
+        level = DiagnosticStatus.OK if driving and not recent_fault else DiagnosticStatus.WARN
         msg = DiagnosticArray()
         msg.header.stamp = ns_to_stamp(max(now_ns, 0))
         msg.status = [diagnostic_status(f'{self.get_name()}: control', 'orion_lite',
