@@ -15,7 +15,7 @@ reported per recent window with latency percentiles; a clock jump backwards or a
 resets the model's memory and the route progress (logged once per jump); a callback that
 raises is logged and counted. Diagnostics name inputs by their resolved topic names.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 import functools
 import math
 import threading
@@ -52,7 +52,8 @@ from orion_lite_ros.planning.frame_assembly import (
     PlannerNodeConfig,  # defined there (pure); still importable from here
     build_engine,
     engine_config_class,
-    resolve_default_checkpoint,
+    engine_config_in_effect,
+    weights_description,
 )
 from orion_lite_ros.planning.health import OK, WARN, OutcomeWindow, WindowSummary
 from orion_lite_ros.planning.jumps import JumpDetector
@@ -82,21 +83,15 @@ def make_engine(node: Node, cfg):
     settings (``checkpoint: default``) are set on the parameters, so they report the value in
     effect; a value the engine refuses becomes a ParameterError. Logs which weights are used."""
     try:
-        resolved = resolve_default_checkpoint(cfg)
-    except (ValueError, FileNotFoundError) as exc:
-        raise ParameterError(f"parameter 'checkpoint': {exc}") from exc
-    if not 1 <= resolved.jpeg_quality <= 100:
-        raise ParameterError(f"parameter 'jpeg_quality': must be in 1..100, got "
-                             f'{resolved.jpeg_quality}')
-    changed = [f for f in _field_names(cfg) if f != 'checkpoint'
-               and getattr(cfg, f) != getattr(resolved, f)]
-    for name in changed:
-        node.get_logger().warning(
-            f'{name}: {getattr(resolved, name)!r} in effect (the checkpoint needs it; the '
-            f'parameter said {getattr(cfg, name)!r})')
+        resolved, changed = engine_config_in_effect(cfg)
+    except EngineError as exc:
+        raise ParameterError(str(exc)) from exc
+    for name, (given, effect) in changed.items():
+        node.get_logger().warning(f'{name}: {effect!r} in effect (the checkpoint needs it; '
+                                  f'the parameter said {given!r})')
     if changed:
-        node.set_parameters([Parameter(n, value=getattr(resolved, n)) for n in changed])
-    names = set(_field_names(cfg))
+        node.set_parameters([Parameter(n, value=v[1]) for n, v in changed.items()])
+    names = {p.name for p in fields(cfg)}
     node.add_on_set_parameters_callback(lambda params: _refuse_runtime_change(params, names))
     try:
         engine = build_engine(resolved)
@@ -104,19 +99,6 @@ def make_engine(node: Node, cfg):
         raise ParameterError(str(exc)) from exc
     node.get_logger().info(f'weights: {weights_description(cfg.checkpoint, resolved)}')
     return engine
-
-
-def weights_description(requested: str, resolved) -> str:
-    if not resolved.checkpoint:
-        return 'NONE - RANDOM WEIGHTS (set the checkpoint parameter; tests only)'
-    if requested == 'default':
-        return f'{resolved.checkpoint} (the shipped student, checkpoint: default)'
-    return resolved.checkpoint
-
-
-def _field_names(cfg):
-    from dataclasses import fields
-    return [f.name for f in fields(cfg)]
 
 
 def _refuse_runtime_change(params, names) -> SetParametersResult:
