@@ -48,7 +48,8 @@ def test_config_yaml_names_are_parameters():
              'controller': (ControllerNodeConfig, Bench2DriveControllerConfig)}
     for name, classes in known.items():
         params = yaml.safe_load((ROOT / 'config' / f'{name}.yaml').read_text())
-        keys = set(params['/**']['ros__parameters'])
+        assert list(params) == [f'{name}_node']           # scoped to its node, not /**
+        keys = set(params[f'{name}_node']['ros__parameters'])
         names = {f.name for cls in classes for f in fields(cls)}
         assert keys <= names, keys - names
         assert names <= keys, names - keys           # the YAML documents every parameter

@@ -60,6 +60,17 @@ class CommandGate:
         self._expected: Optional[int] = None
         self._answer: Optional[ControlInput] = None
         self._last_applied: ControlInput = BRAKE
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Shutting down: every wait returns at once (with the fallback when unanswered)."""
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
 
     def reset(self) -> None:
         """New route: statistics and the reusable last command start afresh."""
@@ -88,14 +99,15 @@ class CommandGate:
     def poll(self, timeout_s: float) -> bool:
         """True once the open step has its command (the step stays open)."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._answer is not None, timeout_s)
+            self._cond.wait_for(lambda: self._answer is not None or self._cancelled, timeout_s)
+            return self._answer is not None
 
     def wait(self, timeout_s: Optional[float] = None) -> ControlInput:
         """The command for the open step, or the fallback after the timeout; closes the step."""
         timeout = self.config.command_timeout_s if timeout_s is None else timeout_s
         start = time.monotonic()
         with self._cond:
-            self._cond.wait_for(lambda: self._answer is not None, timeout)
+            self._cond.wait_for(lambda: self._answer is not None or self._cancelled, timeout)
             answer = self._answer
             self.stats.steps += 1
             self.stats.wait_s_total += time.monotonic() - start

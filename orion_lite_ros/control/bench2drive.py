@@ -46,10 +46,13 @@ class Bench2DriveControllerConfig:
     max_decel_mps2: float = 6.0
     accel_time_constant_s: float = 1.0  # acceleration target = speed gap / this
     tick_s: float = 0.05               # the tick the PID gains were tuned at
+    max_speed_mps: float = 30.0        # target speed clamp (physical limit of the ego)
+    max_waypoint_range_m: float = 150.0  # a waypoint farther than this: implausible -> brake
 
     def __post_init__(self):
         positive = ('aim_dist_m', 'wheelbase_m', 'max_front_wheel_angle_rad', 'max_accel_mps2',
-                    'max_decel_mps2', 'accel_time_constant_s', 'tick_s', 'brake_ratio')
+                    'max_decel_mps2', 'accel_time_constant_s', 'tick_s', 'brake_ratio',
+                    'max_speed_mps', 'max_waypoint_range_m')
         for name in positive:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -100,15 +103,25 @@ def front_wheel_angle_rad(aim: np.ndarray, wheelbase_m: float, limit_rad: float,
     return float(np.clip(angle, -limit_rad, limit_rad))
 
 
-def valid_waypoints(waypoints) -> Optional[np.ndarray]:
-    """(NUM_WAYPOINTS, 2) float array, or None when the shape is wrong or a value not finite."""
+def valid_waypoints(waypoints, max_range_m: float = math.inf) -> Optional[np.ndarray]:
+    """(NUM_WAYPOINTS, 2) float array, or None when the shape is wrong, a value not finite
+    or a waypoint farther than ``max_range_m``. Longer paths: the first NUM_WAYPOINTS."""
     try:
         wps = np.asarray(waypoints, dtype=np.float64)
     except (TypeError, ValueError):
         return None
-    if wps.shape != (NUM_WAYPOINTS, 2) or not np.all(np.isfinite(wps)):
+    if wps.ndim != 2 or wps.shape[0] < NUM_WAYPOINTS or wps.shape[1] != 2:
+        return None
+    wps = wps[:NUM_WAYPOINTS]
+    if not np.all(np.isfinite(wps)) or float(np.max(np.abs(wps))) > max_range_m:
         return None
     return wps
+
+
+def finite_command(cmd: VehicleCommand) -> bool:
+    return all(math.isfinite(float(v)) for v in (
+        cmd.throttle, cmd.steer, cmd.brake, cmd.target_speed_mps, cmd.steering_angle_rad,
+        cmd.acceleration_mps2))
 
 
 class Bench2DriveController:
@@ -141,26 +154,30 @@ class Bench2DriveController:
         return self.last
 
     def step(self, waypoints, speed_mps: float, dt_s: float) -> VehicleCommand:
-        """One control tick. Invalid waypoints or speed -> ``safe_stop()``."""
-        wps = valid_waypoints(waypoints)
-        if wps is None or not math.isfinite(speed_mps):
-            return self.safe_stop()
+        """One control tick. Invalid or implausible waypoints, or a non-finite speed or dt ->
+        ``safe_stop()``. Every output is finite and within its limits."""
         cfg = self.config
+        wps = valid_waypoints(waypoints, cfg.max_waypoint_range_m)
+        if wps is None or not math.isfinite(speed_mps) or not math.isfinite(dt_s):
+            return self.safe_stop()
         speed = max(0.0, float(speed_mps))
         aim = aim_point(wps, cfg.aim_dist_m)
         steer = float(np.clip(self.turn_pid.update(steer_error(aim, cfg.min_aim_dist_m), dt_s),
                               -1.0, 1.0))
-        desired = desired_speed_mps(wps)
+        desired = min(desired_speed_mps(wps), cfg.max_speed_mps)
         throttle, brake = self._pedals(desired, speed, dt_s)
         target = 0.0 if brake > 0.0 and desired < cfg.brake_speed_mps else desired
         accel = float(np.clip((target - speed) / cfg.accel_time_constant_s,
                               -cfg.max_decel_mps2, cfg.max_accel_mps2))
         angle = front_wheel_angle_rad(aim, cfg.wheelbase_m, cfg.max_front_wheel_angle_rad,
                                       cfg.min_aim_dist_m)
-        self.last = VehicleCommand(throttle=throttle, steer=steer, brake=brake,
-                                   target_speed_mps=target, steering_angle_rad=angle,
-                                   acceleration_mps2=accel)
-        return self.last
+        cmd = VehicleCommand(throttle=throttle, steer=steer, brake=brake,
+                             target_speed_mps=target, steering_angle_rad=angle,
+                             acceleration_mps2=accel)
+        if not finite_command(cmd):
+            return self.safe_stop()
+        self.last = cmd
+        return cmd
 
     def _pedals(self, desired: float, speed: float, dt_s: float):
         """(throttle, brake) with ORION's braking rule and post-processing."""

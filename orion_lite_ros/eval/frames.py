@@ -21,6 +21,7 @@ from orion_lite_ros.ros.conversions import path_to_array
 from orion_lite_ros.ros.frames import yaw_from_quaternion
 from orion_lite_ros.ros.rig import Rig
 from orion_lite_ros.ros.sync import ApproximateTimeSynchronizer, SimpleFilter
+from orion_lite_ros.ros.validation import InputError
 from orion_lite_ros.types import FrameInputs
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -163,7 +164,10 @@ class FrameAssembler:
         elif m.topic == self.topics.acceleration:
             self.frames.set_acceleration(m.msg)
         elif m.topic in self._info_cam:
-            self.frames.set_camera_info(self._info_cam[m.topic], m.msg)
+            try:
+                self.frames.set_camera_info(self._info_cam[m.topic], m.msg)
+            except InputError as exc:               # rig intrinsics stay
+                self._drop(f'bad camera_info: {exc}')
         ready, self._ready = self._ready, []
         return ready
 
@@ -177,8 +181,12 @@ class FrameAssembler:
 
     def _on_set(self, *msgs) -> None:
         images = self._decode(msgs[:-1])
-        if images is not None:
+        if images is None:
+            return
+        try:
             self._ready.append(self.build(stamp_ns(msgs[0].header.stamp), images, msgs[-1]))
+        except InputError as exc:
+            self._drop(f'bad odometry: {exc}')
 
     def _decode(self, cams) -> Optional[np.ndarray]:
         images, faults = self.frames.decode(

@@ -132,6 +132,11 @@ class RouteTracker:
         self.s = arc_length(self.route_xy) if len(self.route_xy) else np.zeros(0)
         self.progress_m = None
 
+    def reset(self) -> None:
+        """Forget the progress: the next update searches the whole route (after a teleport or
+        a clock jump)."""
+        self.progress_m = None
+
     @property
     def length_m(self) -> float:
         return float(self.s[-1]) if len(self.s) else 0.0

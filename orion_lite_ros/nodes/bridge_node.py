@@ -17,8 +17,6 @@ from typing import List, Optional
 
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from rosgraph_msgs.msg import Clock
@@ -34,6 +32,7 @@ from orion_lite_ros.nodes.common import (
     LATCHED_QOS,
     RELIABLE_QOS,
     SENSOR_QOS,
+    CallbackGuard,
     ParameterError,
     declare_config,
     spin_main,
@@ -147,7 +146,8 @@ class StackDriver:
         while True:
             self.pub.publish_frame(frame)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.gate.poll(min(self.cfg.resend_first_frame_s, remaining)):
+            if (remaining <= 0 or self.gate.poll(min(self.cfg.resend_first_frame_s, remaining))
+                    or self.gate.cancelled):
                 return self.gate.wait(0.0)
 
     def route_meta(self):
@@ -250,12 +250,15 @@ class BridgeNode(Node):
         self.output_dir = Path(cfg.output_dir)
         self.recorder = self._make_recorder()
         self.frames = FramePublisher(self, self.recorder, cfg.record_every_n)
-        self.create_subscription(Joy, TOPIC_COMMAND, self._on_command, RELIABLE_QOS)
+        self.guard = CallbackGuard(self)
+        self.create_subscription(Joy, TOPIC_COMMAND, self.guard.wrap('command', self._on_command),
+                                 RELIABLE_QOS)
         self.film = None
         if cfg.video_every_n > 0:
             from orion_lite_ros.bridge.film import FilmRecorder
             self.film = FilmRecorder(cfg.video_every_n, self.output_dir / 'videos')
-            self.create_subscription(PathMsg, cfg.plan_topic, self._on_plan, RELIABLE_QOS)
+            self.create_subscription(PathMsg, cfg.plan_topic,
+                                     self.guard.wrap('plan', self._on_plan), RELIABLE_QOS)
         self._backend = None
         self.done = threading.Event()
         self.error: Optional[str] = None
@@ -372,22 +375,17 @@ class BridgeNode(Node):
                 self.get_logger().error(f'teardown: {exc}')
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Stop driving (the current route is not recorded) and release the simulator."""
+        """Stop driving (the current route is not recorded; finished ones stay in
+        results.json) and release the simulator; a step waiting for its command returns."""
         self._stop.set()
+        self.gate.cancel()
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
             self._worker.join(timeout_s)
 
 
-def _spin_until_done(node: BridgeNode) -> None:
-    """Spin until the routes are driven (``exit_when_done``) or ROS shuts down."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    while rclpy.ok() and not (node.done.is_set() and node.config.exit_when_done):
-        executor.spin_once(timeout_sec=0.1)
-
-
 def main(args=None) -> int:
-    return spin_main('bridge_node', BridgeNode, args, spin=_spin_until_done,
+    return spin_main('bridge_node', BridgeNode, args,
+                     until=lambda node: node.done.is_set() and node.config.exit_when_done,
                      exit_code=lambda node: 1 if node.error else 0)
 
 

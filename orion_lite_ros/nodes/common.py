@@ -1,7 +1,11 @@
 """Shared node plumbing: QoS profiles, frozen-config <-> ROS parameters, latest-wins slot,
-diagnostics. Parameter names equal the config dataclass field names."""
+callback guard, diagnostics, the console-script body. Parameter names equal the config
+dataclass field names."""
 from dataclasses import MISSING, field, fields
+import difflib
+import functools
 import math
+import signal
 import threading
 import typing
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -66,9 +70,10 @@ def _coerce(name: str, value: Any, annotation) -> Any:
     return value
 
 
-def declare_config(node: Node, cls, prefix: str = ''):
-    """Declare one read-only parameter per field of the frozen dataclass ``cls`` (defaults from
-    the dataclass, overrides from YAML / CLI) and return the validated config instance.
+def declare_config(node: Node, cls, prefix: str = '', read_only: bool = True):
+    """Declare one parameter per field of the frozen dataclass ``cls`` (defaults from the
+    dataclass, overrides from YAML / CLI) and return the validated config instance. Read-only
+    unless ``read_only`` is False (then the node itself may still set the value in effect).
 
     Raises ``ParameterError`` naming the parameter when a value has the wrong type or the
     dataclass' own validation refuses it.
@@ -80,7 +85,8 @@ def declare_config(node: Node, cls, prefix: str = ''):
             continue
         name = prefix + f.name
         doc = f.metadata.get('doc', f.name)
-        descriptor = ParameterDescriptor(description=doc, read_only=True, dynamic_typing=True)
+        descriptor = ParameterDescriptor(description=doc, read_only=read_only,
+                                         dynamic_typing=True)
         default = list(f.default) if isinstance(f.default, tuple) else f.default
         if isinstance(default, float) and not math.isfinite(default):
             default = str(default)                      # YAML/ROS have no inf literal for us
@@ -92,6 +98,70 @@ def declare_config(node: Node, cls, prefix: str = ''):
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f'{cls.__name__}: {exc}') from exc
+
+
+# Parameters every rclpy node has, or that ROS tools pass to every node.
+_BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+
+
+def unknown_parameters(node: Node) -> Dict[str, str]:
+    """Overrides given to ``node`` (YAML / -p) that it never declared: {name: hint}, the hint
+    naming the closest declared parameter. rclpy ignores such names silently."""
+    overrides = getattr(node, '_parameter_overrides', {}) or {}
+    declared = set(node._parameters) if hasattr(node, '_parameters') else set()
+    out = {}
+    for name in overrides:
+        if name in declared or name in _BUILTIN_PARAMETERS or name.startswith('qos_overrides.'):
+            continue
+        close = difflib.get_close_matches(name, sorted(declared), n=1)
+        out[name] = f"did you mean '{close[0]}'?" if close else 'no such parameter'
+    return out
+
+
+def warn_unknown_parameters(node: Node) -> Dict[str, str]:
+    """Log one warning per parameter given to the node that it does not know (a typo)."""
+    unknown = unknown_parameters(node)
+    for name, hint in unknown.items():
+        node.get_logger().warning(f"parameter '{name}' is not a parameter of "
+                                  f'{node.get_name()} and is ignored ({hint})')
+    return unknown
+
+
+class CallbackGuard:
+    """Wraps subscription and timer callbacks: an exception is logged (throttled) and counted
+    per callback name, and the node goes on with the next message."""
+
+    def __init__(self, node: Node, on_error=None):
+        self._logger = node.get_logger()
+        self._lock = threading.Lock()
+        self._on_error = on_error                 # called with the callback name, optional
+        self.errors: Dict[str, int] = {}
+        self.last_error = ''
+
+    def wrap(self, name: str, callback):
+        @functools.wraps(callback)
+        def guarded(*args):
+            try:
+                return callback(*args)
+            except Exception as exc:  # noqa: B902 - one bad message must not end the node
+                self._record(name, exc)
+            return None
+        return guarded
+
+    def _record(self, name: str, exc: Exception) -> None:
+        text = f'{name}: {type(exc).__name__}: {exc}'
+        with self._lock:
+            self.errors[name] = self.errors.get(name, 0) + 1
+            self.last_error = text
+            count = self.errors[name]
+        self._logger.error(f'callback raised (#{count}, the node goes on): {text}',
+                           throttle_duration_sec=5.0)
+        if self._on_error is not None:
+            self._on_error(name)
+
+    def snapshot(self) -> Tuple[Dict[str, int], str]:
+        with self._lock:
+            return dict(self.errors), self.last_error
 
 
 def config_overrides(cls, values: Mapping[str, Any]) -> Dict[str, Any]:
@@ -148,27 +218,57 @@ def diagnostic_status(name: str, hardware_id: str, level: int, message: str,
 
 
 
-def spin_main(executable: str, node_factory, args=None, spin=None,
+class StopSignal:
+    """SIGINT / SIGTERM set a flag instead of tearing the context down under running worker
+    threads (rclpy's own handler shuts the context down at once: a worker publishing then
+    raises 'publisher's context is invalid'). Restores the previous handlers on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.event = threading.Event()
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, lambda *_: self.event.set())
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def spin_main(executable: str, node_factory, args=None, until=lambda node: False,
               exit_code=lambda node: 0) -> int:
-    """Console-script body of a node: init, build (exit 2 on a refused parameter), spin until
-    Ctrl-C or shutdown (``spin(node)``, default ``rclpy.spin``), then close (when the node has
-    ``close()``), destroy and shut down; returns ``exit_code(node)``."""
+    """Console-script body of a node: init (our own SIGINT/SIGTERM handling), build (exit 2
+    with one line on a refused parameter), warn about unknown parameters, spin until a signal,
+    ``until(node)`` or an external shutdown; then stop the node's threads (``close()``) while
+    the context is still valid, destroy the node and shut down. Returns ``exit_code(node)``."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
-    rclpy.init(args=args)
-    try:
-        node = node_factory()
-    except ParameterError as exc:
-        print(f'{executable}: refused parameter: {exc}', flush=True)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        (spin or rclpy.spin)(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if hasattr(node, 'close'):
-            node.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+    with StopSignal() as stop:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        try:
+            node = node_factory()
+        except ParameterError as exc:
+            print(f'{executable}: refused parameter: {exc}', flush=True)
+            rclpy.try_shutdown()
+            return 2
+        warn_unknown_parameters(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            while rclpy.ok() and not stop.event.is_set() and not until(node):
+                executor.spin_once(timeout_sec=0.1)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            if hasattr(node, 'close'):
+                node.close()
+            executor.shutdown(timeout_sec=1.0)
+            node.destroy_node()
+            rclpy.try_shutdown()
     return exit_code(node)

@@ -8,18 +8,27 @@ odometry are synchronised; sets go to a worker thread through a latest-wins slot
 dropped and counted). Outputs: ``~/output/trajectory`` (nav_msgs/Path in ``base_frame_id``,
 header = front camera stamp, pose k stamped + (k+1) * 0.5 s), ``~/output/autoware_trajectory``
 (when importable and enabled), ``~/output/markers``, ``/diagnostics``.
+
+Faults stop the car, not the node: every synchronised set ends in one outcome of
+``planning.health.OUTCOMES`` (planned, dropped, stale, future, bad_image, bad_input, failed),
+reported per recent window with latency percentiles; a clock jump backwards or a teleport
+resets the model's memory and the route progress (logged once per jump); a callback that
+raises is logged and counted. Diagnostics name inputs by their resolved topic names.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+import functools
 import math
 import threading
 import time
 from typing import Dict, Optional
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import AccelWithCovarianceStamped, Point
 from nav_msgs.msg import Odometry, Path
 import numpy as np
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
@@ -30,6 +39,7 @@ from orion_lite_ros.nodes.common import (
     LATCHED_QOS,
     RELIABLE_QOS,
     SENSOR_QOS,
+    CallbackGuard,
     LatestSlot,
     ParameterError,
     declare_config,
@@ -42,11 +52,16 @@ from orion_lite_ros.planning.frame_assembly import (
     PlannerNodeConfig,  # defined there (pure); still importable from here
     build_engine,
     engine_config_class,
+    engine_config_in_effect,
+    weights_description,
 )
+from orion_lite_ros.planning.health import OK, WARN, OutcomeWindow, WindowSummary
+from orion_lite_ros.planning.jumps import JumpDetector
 from orion_lite_ros.ros.conversions import path_from_array, path_to_array
 from orion_lite_ros.ros.rig import load_rig
 from orion_lite_ros.ros.sync import import_message_filters
 from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
+from orion_lite_ros.ros.validation import InputError, checked_odometry, future_by_s
 from orion_lite_ros.types import FrameInputs, PlanResult
 
 try:
@@ -58,27 +73,49 @@ except ImportError:
 TRANSPORTS = {'raw': Image, 'compressed': CompressedImage}   # PlannerNodeConfig.image_transports
 
 
-def make_engine(node: Node):
-    """InferenceEngine with its EngineConfig fields declared as parameters. A value the engine
-    refuses becomes a ParameterError."""
-    cfg = declare_config(node, engine_config_class())
+def declare_engine_config(node: Node):
+    """EngineConfig fields as parameters (read at start-up; refused at run time)."""
+    return declare_config(node, engine_config_class(), read_only=False)
+
+
+def make_engine(node: Node, cfg):
+    """InferenceEngine for ``cfg`` (from `declare_engine_config`). The checkpoint's own
+    settings (``checkpoint: default``) are set on the parameters, so they report the value in
+    effect; a value the engine refuses becomes a ParameterError. Logs which weights are used."""
     try:
-        return build_engine(cfg)
+        resolved, changed = engine_config_in_effect(cfg)
     except EngineError as exc:
         raise ParameterError(str(exc)) from exc
+    for name, (given, effect) in changed.items():
+        node.get_logger().warning(f'{name}: {effect!r} in effect (the checkpoint needs it; '
+                                  f'the parameter said {given!r})')
+    if changed:
+        node.set_parameters([Parameter(n, value=v[1]) for n, v in changed.items()])
+    names = {p.name for p in fields(cfg)}
+    node.add_on_set_parameters_callback(lambda params: _refuse_runtime_change(params, names))
+    try:
+        engine = build_engine(resolved)
+    except EngineError as exc:
+        raise ParameterError(str(exc)) from exc
+    node.get_logger().info(f'weights: {weights_description(cfg.checkpoint, resolved)}')
+    return engine
+
+
+def _refuse_runtime_change(params, names) -> SetParametersResult:
+    bad = [p.name for p in params if p.name in names]
+    if bad:
+        return SetParametersResult(successful=False,
+                                   reason=f'{bad} are read at start-up; restart the node')
+    return SetParametersResult(successful=True)
 
 
 @dataclass
 class PlannerStats:
-    planned: int = 0
-    dropped: int = 0
-    stale: int = 0
-    failed: int = 0
-    last_latency_s: float = math.nan       # synchroniser callback -> publish
+    input_sets: int = 0                    # synchronised sets received
     last_model_s: float = math.nan
     last_error: str = ''
-    last_plan_ns: Optional[int] = None
     command: int = int(Command.LANE_FOLLOW)
+    resets: int = 0                        # clock jumps / teleports
 
 
 class PlannerNode(Node):
@@ -87,12 +124,17 @@ class PlannerNode(Node):
         self.config = declare_config(self, PlannerNodeConfig)
         self.route_config = declare_config(self, RouteConfig)
         cfg = self.config
-        self.rig = load_rig(cfg.rig_file or None)
+        self.rig = _load_rig(cfg.rig_file)
         self.frames = FrameAssembler(self.rig, self.route_config,
                                      use_camera_info=cfg.use_camera_info)
+        self.window = OutcomeWindow(cfg.diagnostics_window_s)
+        self.guard = CallbackGuard(self, on_error=lambda name: self.window.record_fault(
+            self.get_clock().now().nanoseconds, 'callback_error'))
         self.engine = self._make_planner()
         self.stats = PlannerStats()
-        self.bad_images: Dict[str, int] = {}
+        self.jumps = JumpDetector()
+        self.bad_images: Dict[str, int] = {}                  # resolved topic -> count
+        self.bad_inputs: Dict[str, int] = {}                  # resolved topic -> count
         self.last_seen: Dict[str, int] = {}                   # input -> header stamp ns
         self._lock = threading.Lock()
         self._make_publishers()
@@ -100,16 +142,24 @@ class PlannerNode(Node):
         self._slot = LatestSlot()
         self._worker = threading.Thread(target=self._work, daemon=True, name='planner-worker')
         self._worker.start()
-        self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics)
+        self.create_timer(cfg.diagnostics_period_s,
+                          self.guard.wrap('diagnostics', self._publish_diagnostics))
 
     def _make_planner(self):
-        """The Orion-Lite engine, or a baseline planner (`planner` parameter)."""
+        """The Orion-Lite engine, or a baseline planner (`planner` parameter). The engine's
+        parameters are declared either way (one YAML for every mode)."""
         from orion_lite_ros.planning import baselines
+        try:
+            engine_cfg = declare_engine_config(self)
+        except ImportError:                     # no torch: only the baselines can run
+            engine_cfg = None
+            if self.config.planner == 'model':
+                raise
         if self.config.planner == 'constant_velocity':
             return baselines.ConstantVelocityPlanner()
         if self.config.planner == 'route_oracle':
             return baselines.RouteOraclePlanner(self.frames.route_tracker)
-        return make_engine(self)
+        return make_engine(self, engine_cfg)
 
     # -- wiring ---------------------------------------------------------------------------
     def _make_publishers(self):
@@ -130,38 +180,52 @@ class PlannerNode(Node):
         qos = [SENSOR_QOS] * len(cfg.camera_names) + [RELIABLE_QOS]
         self._filters = [mf.Subscriber(self, t, topic, qos_profile=q)
                          for t, topic, q in zip(types, self.input_topics, qos)]
+        self.resolved = {t: self.resolve_topic_name(t) for t in self.input_topics}
         for f, topic in zip(self._filters, self.input_topics):
-            f.registerCallback(self._on_input, topic)
+            f.registerCallback(self.guard.wrap(topic, self._on_input), topic)
         self._sync = mf.ApproximateTimeSynchronizer(self._filters, cfg.queue_size, cfg.slop_s)
-        self._sync.registerCallback(self._on_synced)
+        self._sync.registerCallback(self.guard.wrap('synchroniser', self._on_synced))
         for cam in cfg.camera_names:
-            self.create_subscription(CameraInfo, f'~/input/cameras/{cam}/camera_info',
-                                     lambda msg, cam=cam: self._on_camera_info(cam, msg),
+            topic = f'~/input/cameras/{cam}/camera_info'
+            self.resolved[topic] = self.resolve_topic_name(topic)
+            callback = functools.partial(self._on_camera_info, cam, self.resolved[topic])
+            self.create_subscription(CameraInfo, topic, self.guard.wrap(topic, callback),
                                      SENSOR_QOS)
         self.create_subscription(AccelWithCovarianceStamped, '~/input/acceleration',
-                                 self._on_accel, RELIABLE_QOS)
-        self.create_subscription(Path, '~/input/route', self._on_route, LATCHED_QOS)
+                                 self.guard.wrap('acceleration', self._on_accel), RELIABLE_QOS)
+        self.create_subscription(Path, '~/input/route', self.guard.wrap('route', self._on_route),
+                                 LATCHED_QOS)
 
     # -- callbacks (cheap; the worker does the work) -----------------------------------------
     def _on_input(self, msg, topic: str) -> None:
         with self._lock:
             self.last_seen[topic] = stamp_to_ns(msg.header.stamp)
 
-    def _on_camera_info(self, cam: str, msg: CameraInfo) -> None:
-        self.frames.set_camera_info(cam, msg)
+    def _on_camera_info(self, cam: str, topic: str, msg: CameraInfo) -> None:
+        try:
+            self.frames.set_camera_info(cam, msg)
+        except InputError as exc:                # the previous K (or the rig's) stays
+            self._bad_input(topic, f'camera_info: {exc}')
+            self.window.record_fault(self.get_clock().now().nanoseconds, 'bad_camera_info')
 
     def _on_accel(self, msg) -> None:
         self.frames.set_acceleration(msg)
 
     def _on_route(self, msg: Path) -> None:
         tracker = self.frames.set_route(path_to_array(msg))
+        if tracker is None:
+            self.get_logger().warning(f'route of {len(msg.poses)} poses has fewer than 2 '
+                                      'distinct finite points: no route (LANE_FOLLOW)')
+            return
         self.get_logger().info(f'route: {len(tracker.route_xy)} points, '
                                f'{tracker.length_m:.0f} m')
 
     def _on_synced(self, *msgs) -> None:
-        if self._slot.put((msgs, self.get_clock().now().nanoseconds, time.monotonic())):
-            with self._lock:
-                self.stats.dropped += 1
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            self.stats.input_sets += 1
+        if self._slot.put((msgs, now_ns, time.monotonic())):
+            self.window.record(now_ns, 'dropped')
 
     # -- worker -----------------------------------------------------------------------------
     def _work(self) -> None:
@@ -170,54 +234,84 @@ class PlannerNode(Node):
             if item is None:
                 continue
             try:
-                self._plan(*item)
-            except Exception as exc:              # keep the node alive; report the fault
+                outcome, latency_s = self._plan(*item)
+            except Exception as exc:  # noqa: B902 - keep the node alive; report the fault
+                if self._slot.closed:             # shutting down: publishers may be gone
+                    return
+                outcome, latency_s = 'failed', math.nan
                 self._record_error(f'planning failed: {type(exc).__name__}: {exc}')
                 self.get_logger().error(self.stats.last_error, throttle_duration_sec=5.0)
+            self.window.record(self.get_clock().now().nanoseconds, outcome, latency_s)
 
-    def _record_error(self, text: str, counter: str = 'failed') -> None:
+    def _record_error(self, text: str) -> None:
         with self._lock:
-            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
             self.stats.last_error = text
 
-    def _plan(self, msgs, synced_ns: int, synced_mono: float) -> None:
+    def _plan(self, msgs, synced_ns: int, synced_mono: float):
+        """Plan one set; returns its outcome (planning.health.OUTCOMES) and latency (s)."""
         cams, odom = msgs[:-1], msgs[-1]
         stamp_ns = stamp_to_ns(cams[0].header.stamp)
-        stale = self._stale_inputs(msgs, self.get_clock().now().nanoseconds)
+        now_ns = self.get_clock().now().nanoseconds
+        future = self._future_inputs(msgs, now_ns)
+        if future:
+            self._record_error(f'inputs stamped ahead of the node clock: {future}')
+            self.get_logger().warning(self.stats.last_error, throttle_duration_sec=2.0)
+            return 'future', math.nan
+        stale = self._stale_inputs(msgs, now_ns)
         if stale:
-            self._record_error(f'stale inputs: {stale}', 'stale')
-            return
+            self._record_error(f'stale inputs: {stale}')
+            return 'stale', math.nan
+        try:
+            ego = checked_odometry(odom)
+        except InputError as exc:
+            self._bad_input(self.resolved[self.input_topics[-1]], str(exc))
+            return 'bad_input', math.nan
+        self._check_jump(stamp_ns, ego)
         images = self._decode(cams)
         if images is None:
-            return
+            return 'bad_image', math.nan
         frame = self._frame_inputs(stamp_ns, images, odom)
         t0 = time.perf_counter()
         result = self.engine.plan(frame, 'default')
         model_s = time.perf_counter() - t0
         if not _finite_result(result):
             self._record_error('model output not finite; nothing published')
-            return
+            return 'failed', math.nan
         self._publish_plan(stamp_ns, frame, result)
         with self._lock:
-            st = self.stats
-            st.planned += 1
-            st.last_model_s = model_s
-            st.last_latency_s = time.monotonic() - synced_mono
-            st.last_plan_ns = self.get_clock().now().nanoseconds
-            st.command = int(frame.command)
+            self.stats.last_model_s = model_s
+            self.stats.command = int(frame.command)
+        return 'planned', time.monotonic() - synced_mono
+
+    def _check_jump(self, stamp_ns: int, ego) -> None:
+        """Clock jump / teleport: clear the model's memory and the route progress, log once."""
+        reason = self.jumps.check(stamp_ns, ego.x_m, ego.y_m)
+        if not reason:
+            return
+        self.engine.reset(None)
+        self.frames.reset_route_progress()
+        with self._lock:
+            self.stats.resets += 1
+        self.get_logger().warning(f'{reason}: model memory and route progress reset')
+
+    def _future_inputs(self, msgs, now_ns: int) -> str:
+        limit = self.config.future_tolerance_s
+        ahead = [(self.resolved[t], future_by_s(stamp_to_ns(m.header.stamp), now_ns))
+                 for t, m in zip(self.input_topics, msgs)]
+        return ', '.join(f'{t} +{a:.3g} s' for t, a in ahead if a > limit)
 
     def _stale_inputs(self, msgs, now_ns: int) -> str:
         limit = self.config.max_input_age_s
-        ages = [(topic, (now_ns - stamp_to_ns(m.header.stamp)) * 1e-9)
+        ages = [(self.resolved[topic], (now_ns - stamp_to_ns(m.header.stamp)) * 1e-9)
                 for topic, m in zip(self.input_topics, msgs)]
         return ', '.join(f'{t} {a:.2f} s' for t, a in ages if a > limit)
 
     def _decode(self, cams) -> Optional[np.ndarray]:
         """(N_cam, H, W, 3) in CAMERA_NAMES order, or None after reporting the bad topics."""
-        topic_of = dict(zip(self.config.camera_names, self.input_topics))
+        topic_of = {cam: self.resolved[t] for cam, t in
+                    zip(self.config.camera_names, self.input_topics)}
         images, faults = self.frames.decode(
-            (cam, msg, self.resolve_topic_name(topic_of[cam]))
-            for cam, msg in zip(self.config.camera_names, cams))
+            (cam, msg, topic_of[cam]) for cam, msg in zip(self.config.camera_names, cams))
         for fault in faults:
             self._bad_image(topic_of.get(fault.camera, 'cameras'), fault.reason)
         return images
@@ -227,6 +321,13 @@ class PlannerNode(Node):
             self.bad_images[topic] = self.bad_images.get(topic, 0) + 1
             self.stats.last_error = f'bad image: {reason}'
         self.get_logger().warning(f'bad image skipped: {reason}', throttle_duration_sec=2.0)
+
+    def _bad_input(self, topic: str, reason: str) -> None:
+        with self._lock:
+            self.bad_inputs[topic] = self.bad_inputs.get(topic, 0) + 1
+            self.stats.last_error = f'{topic}: {reason}'
+        self.get_logger().warning(f'input refused: {topic}: {reason}',
+                                  throttle_duration_sec=2.0)
 
     def _frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
         return self.frames.frame_inputs(stamp_ns, images, odom)
@@ -246,9 +347,17 @@ class PlannerNode(Node):
         with self._lock:
             stats = replace(self.stats)
             bad = dict(self.bad_images)
-            seen = dict(self.last_seen)
+            bad_inputs = dict(self.bad_inputs)
+            seen = {self.resolved[t]: ns for t, ns in self.last_seen.items()}
+        errors, last_callback_error = self.guard.snapshot()
+        topics = [self.resolved[t] for t in self.input_topics]
+        stale = stale_topics(seen, topics, now_ns, self.config.max_input_age_s)
+        summary = self.window.summary(
+            now_ns, f'stale inputs, no plan: {", ".join(stale)}' if stale else '')
         level, message, values = planner_diagnostics(
-            stats, bad, seen, self.input_topics, now_ns, self.config, self.frames.has_route)
+            summary, stats, bad, bad_inputs, seen, topics, now_ns, self.frames.has_route)
+        values['callback_errors'] = sum(errors.values())
+        values['last_callback_error'] = last_callback_error
         msg = DiagnosticArray()
         msg.header.stamp = ns_to_stamp(max(now_ns, 0))
         msg.status = [diagnostic_status(f'{self.get_name()}: planning', 'orion_lite', level,
@@ -256,7 +365,8 @@ class PlannerNode(Node):
         self.pub_diag.publish(msg)
 
     def close(self) -> None:
-        """Stop the worker (called by the runner and main before destroy_node)."""
+        """Stop the worker (called by the runner and main before destroy_node); a plan in
+        progress finishes first (up to 5 s)."""
         self._slot.close()
         self._worker.join(timeout=5.0)
 
@@ -266,25 +376,37 @@ def _finite_result(result: PlanResult) -> bool:
     return wps.shape == (6, 2) and bool(np.all(np.isfinite(wps)))
 
 
-def planner_diagnostics(stats: PlannerStats, bad: Dict[str, int], seen: Dict[str, int],
-                        topics, now_ns: int, cfg: PlannerNodeConfig, have_route: bool):
-    """(level, message, values) of the planner's DiagnosticStatus."""
-    ages = {t: (now_ns - seen[t]) * 1e-9 if t in seen else math.inf for t in topics}
-    stale = [t for t, a in ages.items() if a > cfg.max_input_age_s]
-    values = {'frames_planned': stats.planned, 'frames_dropped_latest_wins': stats.dropped,
-              'frames_stale': stats.stale, 'frames_failed': stats.failed,
-              'latency_sync_to_publish_ms': stats.last_latency_s * 1e3,
+def stale_topics(seen: Dict[str, int], topics, now_ns: int, max_age_s: float):
+    """Inputs never seen or whose last stamp is older than ``max_age_s``."""
+    return [t for t in topics if t not in seen or (now_ns - seen[t]) * 1e-9 > max_age_s]
+
+
+def planner_diagnostics(summary: WindowSummary, stats: PlannerStats, bad: Dict[str, int],
+                        bad_inputs: Dict[str, int], seen: Dict[str, int], topics, now_ns: int,
+                        have_route: bool):
+    """(level, message, values) of the planner's DiagnosticStatus: the window's level, WARN
+    at least without a route."""
+    values = {'input_sets': stats.input_sets, 'resets_clock_jump_or_teleport': stats.resets,
               'model_ms': stats.last_model_s * 1e3, 'command': Command(stats.command).name,
               'route': 'yes' if have_route else 'no', 'last_error': stats.last_error}
-    values.update({f'age_s {t}': a for t, a in ages.items()})
+    values.update(summary.values())
+    values.update({f'age_s {t}': (now_ns - seen[t]) * 1e-9 if t in seen else math.inf
+                   for t in topics})
     values.update({f'bad_images {t}': n for t, n in bad.items()})
-    if stale:
-        return int.from_bytes(DiagnosticStatus.ERROR, 'little'), \
-            f'stale inputs, no plan: {", ".join(stale)}', values
-    if bad or not have_route:
-        text = 'bad images skipped' if bad else 'no route: LANE_FOLLOW, target straight ahead'
-        return int.from_bytes(DiagnosticStatus.WARN, 'little'), text, values
-    return int.from_bytes(DiagnosticStatus.OK, 'little'), 'planning', values
+    values.update({f'bad_inputs {t}': n for t, n in bad_inputs.items()})
+    level, message = summary.level, summary.message
+    if level == OK and not have_route:
+        level, message = WARN, 'no route: LANE_FOLLOW, target straight ahead'
+    return level, message, values
+
+
+def _load_rig(rig_file: str):
+    """The rig YAML; a missing or malformed file is a refused parameter (exit 2, one line)."""
+    try:
+        return load_rig(rig_file or None)
+    except Exception as exc:  # noqa: B902 - OSError, YAMLError, KeyError...: the user's file
+        raise ParameterError(f"parameter 'rig_file': cannot load {rig_file!r}: "
+                             f'{type(exc).__name__}: {exc}') from exc
 
 
 def plan_markers(result: PlanResult, frame: FrameInputs, frame_id: str, stamp) -> MarkerArray:

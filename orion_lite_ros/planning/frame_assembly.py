@@ -17,9 +17,13 @@ import numpy as np
 
 from orion_lite_ros.layout import CAMERA_NAMES, Command
 from orion_lite_ros.nav.route import RouteConfig, RouteTracker
-from orion_lite_ros.ros.conversions import ego_state_from_odometry, intrinsics_from_camera_info
 from orion_lite_ros.ros.image_codec import ImageDecodeError, to_rgb
 from orion_lite_ros.ros.rig import Rig
+from orion_lite_ros.ros.validation import (
+    checked_intrinsics,
+    checked_odometry,
+    route_points,
+)
 from orion_lite_ros.types import FrameInputs
 
 IMAGE_TRANSPORTS = ('raw', 'compressed')     # sensor_msgs Image | CompressedImage
@@ -43,6 +47,10 @@ class PlannerNodeConfig:
     base_frame_id: str = _param('base_link', 'frame of the output trajectory')
     map_frame_id: str = _param('map', 'frame of odometry and route')
     diagnostics_period_s: float = _param(1.0, 'diagnostics publication period (s)')
+    diagnostics_window_s: float = _param(5.0, 'diagnostics levels and counts over this recent '
+                                              'window (s)')
+    future_tolerance_s: float = _param(0.5, 'inputs stamped further ahead of the node clock '
+                                            'are refused (s)')
     planner: str = _param('model', 'model (Orion-Lite) | constant_velocity (baseline) | '
                                    'route_oracle (privileged route follower, for tests)')
 
@@ -56,7 +64,8 @@ class PlannerNodeConfig:
         bad = [t for t in self.image_transports if t not in IMAGE_TRANSPORTS]
         if bad:
             raise ValueError(f'image_transports must be raw|compressed, got {bad}')
-        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s'):
+        for name in ('slop_s', 'max_input_age_s', 'diagnostics_period_s',
+                     'diagnostics_window_s', 'future_tolerance_s'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f'{name} must be finite and > 0, got {value}')
@@ -104,6 +113,33 @@ def resolve_default_checkpoint(cfg):
     return replace(cfg, **shipped['engine'], checkpoint=shipped['checkpoint'])
 
 
+def engine_config_in_effect(cfg):
+    """(resolved config, {field: (value given, value in effect)}) for ``cfg``: with
+    ``checkpoint: default`` the shipped checkpoint's settings replace the given ones. A value
+    no engine can use (``jpeg_quality`` outside 1..100, a missing default checkpoint) ->
+    EngineError naming the field."""
+    from dataclasses import fields
+    try:
+        resolved = resolve_default_checkpoint(cfg)
+    except (ValueError, FileNotFoundError) as exc:
+        raise EngineError(f"parameter 'checkpoint': {exc}") from exc
+    if not 1 <= resolved.jpeg_quality <= 100:
+        raise EngineError(f"parameter 'jpeg_quality': must be in 1..100, got "
+                          f'{resolved.jpeg_quality}')
+    changed = {f.name: (getattr(cfg, f.name), getattr(resolved, f.name)) for f in fields(cfg)
+               if f.name != 'checkpoint' and getattr(cfg, f.name) != getattr(resolved, f.name)}
+    return resolved, changed
+
+
+def weights_description(requested: str, resolved) -> str:
+    """Which weights the planner uses, for its log."""
+    if not resolved.checkpoint:
+        return 'NONE - RANDOM WEIGHTS (set the checkpoint parameter; tests only)'
+    if requested == 'default':
+        return f'{resolved.checkpoint} (the shipped student, checkpoint: default)'
+    return resolved.checkpoint
+
+
 def build_engine(cfg):
     """``InferenceEngine(cfg)`` (``checkpoint='default'`` resolved); a value the engine refuses
     (or a missing checkpoint) becomes an ``EngineError`` naming the config."""
@@ -112,6 +148,16 @@ def build_engine(cfg):
         return InferenceEngine(resolve_default_checkpoint(cfg))
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         raise EngineError(f'model ({cfg}): {exc}') from exc
+
+
+def _with_acceleration(ego, accel_msg):
+    """EgoState with ax/ay from AccelWithCovarianceStamped (ignored when not finite)."""
+    if accel_msg is None:
+        return ego
+    linear = accel_msg.accel.accel.linear
+    if not (math.isfinite(linear.x) and math.isfinite(linear.y)):
+        return ego
+    return replace(ego, ax_mps2=float(linear.x), ay_mps2=float(linear.y))
 
 
 # -- frame assembly ---------------------------------------------------------------------------
@@ -144,12 +190,21 @@ class FrameAssembler:
         self._camera_k = {}                                   # camera -> (3, 3)
 
     # -- context inputs (latest wins) -----------------------------------------------------------
-    def set_route(self, route_xy: np.ndarray) -> RouteTracker:
-        """New route (map frame, (N, 2) m); navigation restarts on it."""
-        tracker = RouteTracker(route_xy, config=self.route_config)
+    def set_route(self, route_xy: np.ndarray) -> Optional[RouteTracker]:
+        """New route (map frame, (N, 2) m); navigation restarts on it. An empty, single-point
+        or all-NaN route clears the route (None: LANE_FOLLOW, target straight ahead)."""
+        points = route_points(route_xy)
+        tracker = RouteTracker(points, config=self.route_config) if points is not None else None
         with self._lock:
             self._route = tracker
         return tracker
+
+    def reset_route_progress(self) -> None:
+        """The route stays; its progress is searched again on the whole route."""
+        with self._lock:
+            route = self._route
+        if route is not None:
+            route.reset()
 
     def set_acceleration(self, msg) -> None:
         """geometry_msgs/AccelWithCovarianceStamped (or None) for the next EgoState."""
@@ -157,9 +212,10 @@ class FrameAssembler:
             self._accel = msg
 
     def set_camera_info(self, camera: str, msg) -> None:
-        """sensor_msgs/CameraInfo of ``camera``; ignored unless ``use_camera_info``."""
+        """sensor_msgs/CameraInfo of ``camera``; ignored unless ``use_camera_info``. A K that
+        is no pinhole camera raises InputError and the previous K (or the rig's) stays."""
         if self.use_camera_info:
-            k = intrinsics_from_camera_info(msg)
+            k = checked_intrinsics(msg)
             with self._lock:
                 self._camera_k[camera] = k
 
@@ -199,10 +255,11 @@ class FrameAssembler:
 
     def frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
         """``images`` (N_cam, H, W, 3) from ``decode`` and nav_msgs/Odometry -> FrameInputs
-        stamped ``stamp_ns``; advances the route tracker."""
+        stamped ``stamp_ns``; advances the route tracker. Non-finite odometry or a zero
+        quaternion raises ``InputError`` (before the route tracker moves)."""
         with self._lock:
             accel, route, camera_k = self._accel, self._route, dict(self._camera_k)
-        ego = ego_state_from_odometry(odom, accel)
+        ego = _with_acceleration(checked_odometry(odom), accel)
         if route is not None:
             state = route.update((ego.x_m, ego.y_m), ego.yaw_rad)
             command, target = int(state.command), state.target_point

@@ -99,8 +99,9 @@ def quaternion_from_rpy(roll_rad: float, pitch_rad: float,
 
 
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
-    """Yaw (rad, REP-103) of a quaternion; normalisation not required."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    """Yaw (rad, REP-103) of a quaternion of any non-zero norm (the norm cancels: the
+    cosine term is w^2 + x^2 - y^2 - z^2, not 1 - 2 (y^2 + z^2), which holds only at norm 1)."""
+    return math.atan2(2.0 * (w * z + x * y), w * w + x * x - y * y - z * z)
 
 
 def transform_from_pose(position_m: np.ndarray, rotation: np.ndarray) -> np.ndarray:

@@ -16,6 +16,9 @@ from orion_lite_ros.ros.time import ns_to_stamp
 # encoding -> channels; all 8-bit.
 CHANNELS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
 COMPRESSED_FORMATS = ('jpeg', 'png')
+# A compressed image may declare any size in a few bytes (a 117 KB PNG can decompress to
+# 1.3 GB): larger than this many pixels is refused before decompression (8K UHD fits).
+MAX_DECODED_PIXELS = 7680 * 4320
 # (H, W, 3) RGB <- (H, W, C) in the encoding's channel order (views, no copies).
 _RGB_INDEX = {'rgb8': slice(0, 3), 'bgr8': slice(2, None, -1),
               'rgba8': slice(0, 3), 'bgra8': slice(2, None, -1)}
@@ -47,6 +50,10 @@ def image_to_array(msg: Image, topic: Optional[str] = None) -> np.ndarray:
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     row_bytes = width * channels
     sizes = f'encoding {msg.encoding}, {width}x{height}, step {step}, {len(msg.data)} bytes'
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f'empty image ({sizes})', topic)
+    if width * height > MAX_DECODED_PIXELS:
+        raise ImageDecodeError(f'larger than {MAX_DECODED_PIXELS} pixels ({sizes})', topic)
     if step < row_bytes:
         raise ImageDecodeError(f'step smaller than width*channels={row_bytes} ({sizes})', topic)
     needed = step * (height - 1) + row_bytes if height > 0 else 0
@@ -133,9 +140,15 @@ def compressed_to_rgb(msg: CompressedImage, topic: Optional[str] = None) -> np.n
     from PIL import Image as PilImage
     kind = _compressed_kind(msg, topic)
     try:
-        with PilImage.open(io.BytesIO(bytes(msg.data))) as pil:
+        with PilImage.open(io.BytesIO(bytes(msg.data))) as pil:     # reads the header only
+            width, height = pil.size
+            if width <= 0 or height <= 0 or width * height > MAX_DECODED_PIXELS:
+                raise ImageDecodeError(f'{kind} declares {width}x{height} pixels (accepted: '
+                                       f'1..{MAX_DECODED_PIXELS}); not decompressed', topic)
             return np.asarray(pil.convert('RGB'))
-    except (OSError, ValueError) as err:
+    except ImageDecodeError:
+        raise
+    except (OSError, ValueError, PilImage.DecompressionBombError) as err:
         raise ImageDecodeError(f'cannot decode {kind} ({len(msg.data)} bytes, format '
                                f'{msg.format!r}): {err}', topic) from err
 
