@@ -218,3 +218,38 @@ def test_collision_proxy_from_marker_boxes_in_the_bag(tmp_path):
     assert clear.summary['collision']['rate_3s'] == 0.0
     assert hit.summary['collision']['rate_3s'] > 0.3
     assert hit.frames[0].collision[3] == 1.0          # t = 2 s: ego at x = 10 m, y = 3.5 m
+
+
+@pytest.mark.parametrize('prefix', [3, 25])        # fewer / more than the sync queue (10)
+def test_odometry_stamped_on_the_wall_clock_first(tmp_path, prefix):
+    # A node started before /clock stamps its first odometry with the wall clock: newer
+    # than everything after it. This used to end the replay with a KeyError.
+    drive = SyntheticDrive(duration_s=2.0, image_hw=(24, 40), wall_clock_odometry=prefix,
+                           odometry_extra_delay_ns=5_000_000)
+    result = replay(_bag(tmp_path, drive=drive), CFG, constant_velocity)
+    assert len(result.frames) == 21
+    assert result.summary['l2_1s_m'] == pytest.approx(0.0, abs=1e-9)
+    jumps = [p for p in result.problems if p.kind == 'clock_jump']
+    assert len(jumps) == 1 and jumps[0].topic == result.topics.odometry
+    assert f'after {prefix} message(s)' in jumps[0].detail
+    assert not [p for p in result.problems if p.kind == 'odometry_gap']
+
+
+def test_cli_does_not_traceback_on_wall_clock_odometry(tmp_path, capsys):
+    from orion_lite_ros.cli.replay import parse_args, run
+    drive = SyntheticDrive(duration_s=1.0, image_hw=(24, 40), wall_clock_odometry=25)
+    args = parse_args([str(_bag(tmp_path, drive=drive)), '--quiet'])
+    assert run(args, planner=constant_velocity) == 0
+    assert 'clock_jump' in capsys.readouterr().out
+
+
+def test_wall_clock_odometry_without_the_clock_guard_plans_nothing_but_runs(tmp_path,
+                                                                           monkeypatch):
+    # The synchroniser alone (message_filters semantics): the queued wall-clock odometry is
+    # newer than every later pose, which is dropped on arrival; no set forms, nothing raises.
+    from orion_lite_ros.eval import frames
+    monkeypatch.setattr(frames, 'MAX_BACKWARD_JUMP_S', 1e12)
+    drive = SyntheticDrive(duration_s=1.0, image_hw=(24, 40), wall_clock_odometry=25,
+                           odometry_extra_delay_ns=5_000_000)   # a pose completes each set
+    result = replay(_bag(tmp_path, drive=drive), CFG, constant_velocity)
+    assert result.frames == [] and not result.ok

@@ -18,6 +18,7 @@ import numpy as np
 from orion_lite_ros.eval.bag_io import BagSource, Problem
 from orion_lite_ros.eval.frames import (
     BagTopics,
+    ClockJumpGuard,
     FrameAssembler,
     NodeSettings,
     ReplayError,
@@ -79,15 +80,26 @@ def detect_topic_map(bag_topics: Dict[str, tuple]) -> TopicMap:
     return TopicMap()
 
 
-def _context(src: BagSource, topics: BagTopics, rec: OpenLoopRecorder) -> None:
-    """First pass: the recorded drive (odometry) and object boxes."""
+def _context(src: BagSource, topics: BagTopics, rec: OpenLoopRecorder) -> List[Problem]:
+    """First pass: the recorded drive (odometry) and object boxes.
+
+    Odometry whose stamps jump back (another clock before it) restarts the drive: the poses
+    before the jump are not on the clock of what follows and are discarded (reported).
+    """
+    guard, problems = ClockJumpGuard(), []
     for m in src.messages([t for t in (topics.odometry, topics.objects) if t]):
         if m.topic == topics.odometry:
-            rec.add_odometry(*pose2d(m.msg))
+            pose = pose2d(m.msg)
+            jump = guard.check(m.topic, pose[0])
+            if jump is not None:
+                rec.clear_odometry()
+                problems.append(jump.problem('the poses before the jump are discarded'))
+            rec.add_odometry(*pose)
         else:
             snap = marker_boxes(m.msg)
             if snap is not None:
                 rec.add_objects(*snap)
+    return problems
 
 
 def _route_problem(topics: BagTopics, cfg: ReplayConfig) -> List[Problem]:
@@ -125,7 +137,7 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
         problems = src.problems
         topics = resolve_topics(src.topics, tm, problems, src.undecodable)
         rec = OpenLoopRecorder(config.openloop)
-        _context(src, topics, rec)
+        problems += _context(src, topics, rec)
         if len(rec.track()) == 0:
             raise ReplayError(f'odometry topic {topics.odometry!r} has no readable messages')
         problems += _gap_problems(rec, config, topics.odometry) + _route_problem(topics, config)
@@ -139,6 +151,9 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
         _run(src, asm, planner, rec, config, result)
     finally:
         src.close()
+    for jump in asm.clock.jumps:
+        if jump.topic != topics.odometry:        # odometry's jump is reported by _context
+            problems.append(jump.problem('its earlier messages no longer take part in sets'))
     for why, n in asm.dropped.items():
         problems.append(Problem('frame_skipped', '', f'{n} frame set(s): {why}'))
     result.frames = rec.frames()
