@@ -72,12 +72,14 @@ def resolve_topics(bag: Dict[str, tuple], tm: TopicMap, problems: List[Problem],
         (cameras.__setitem__(cam, topic) if usable(f'camera {cam}', topic, IMAGE_TYPES)
          else missing.append(cam))
     if not usable('odometry', tm.odometry, EXPECTED['odometry']):
-        raise ReplayError(f'odometry topic {tm.odometry!r} is missing or unreadable: no ego '
-                          f'pose, nothing to evaluate (topic map {tm.name!r}; bag topics: '
-                          f'{sorted(bag)})')
+        raise ReplayError(f'odometry topic {tm.odometry!r} is unusable: '
+                          f'{_reasons(tm.odometry, problems)}; no ego pose, nothing to evaluate '
+                          f'(topic map {tm.name!r}; bag topics: {_listing(bag)})')
     if CAMERA_NAMES[0] not in cameras:
-        raise ReplayError(f'front camera topic {tm.cameras.get(CAMERA_NAMES[0])!r} is missing '
-                          f'or unreadable (topic map {tm.name!r}; bag topics: {sorted(bag)})')
+        front = tm.cameras.get(CAMERA_NAMES[0], '')
+        raise ReplayError(f'front camera topic {front!r} is unusable: '
+                          f'{_reasons(front, problems)} (topic map {tm.name!r}; bag topics: '
+                          f'{_listing(bag)})')
     infos = {c: t for c, t in tm.camera_info.items()
              if c in cameras and t in bag and bag[t][0] in EXPECTED['camera_info']}
     route = tm.route if usable('route', tm.route, EXPECTED['route']) else ''
@@ -85,6 +87,17 @@ def resolve_topics(bag: Dict[str, tuple], tm: TopicMap, problems: List[Problem],
     accel = tm.acceleration if usable('acceleration', tm.acceleration,
                                       EXPECTED['acceleration']) else ''
     return BagTopics(cameras, infos, tm.odometry, route, objects, accel, missing)
+
+
+def _reasons(topic: str, problems: Sequence[Problem]) -> str:
+    """What the reader and the checks collected about ``topic``, and about the whole bag."""
+    own = [p.detail for p in problems if p.topic in (topic, topic + '/compressed')]
+    bag_wide = [f'{p.kind}: {p.detail}' for p in problems if not p.topic]
+    return '; '.join(own + bag_wide) or 'no reason recorded'
+
+
+def _listing(bag: Dict[str, tuple]) -> str:
+    return ', '.join(f'{t} ({typ}, {n})' for t, (typ, n) in sorted(bag.items())) or 'none'
 
 
 def pose2d(odom_msg) -> tuple:

@@ -33,7 +33,8 @@ from orion_lite_ros.nav.route import RouteConfig
 from orion_lite_ros.ros.rig import load_rig
 from orion_lite_ros.types import FrameInputs, PlanResult
 
-__all__ = ['ReplayConfig', 'ReplayError', 'ReplayResult', 'replay', 'detect_topic_map']
+__all__ = ['BagCheck', 'ReplayConfig', 'ReplayError', 'ReplayResult', 'check_bag', 'replay',
+           'detect_topic_map']
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,46 @@ def _gap_problems(rec: OpenLoopRecorder, cfg: ReplayConfig, topic: str) -> List[
     return out
 
 
+@dataclass
+class BagCheck:
+    """A bag looked at before anything is built: its topics and what feeds the replay."""
+
+    bag: str
+    storage: str
+    typestore: str
+    topic_map: str
+    topics: Dict[str, tuple]            # topic -> (type, message count)
+    roles: Dict[str, str]               # topic -> role in the replay
+    problems: List[Problem]
+
+    def text(self) -> str:
+        lines = [f'bag {self.bag}: {self.storage}, {self.typestore} types, topic map '
+                 f'{self.topic_map!r}']
+        for topic, (typ, count) in sorted(self.topics.items()):
+            role = self.roles.get(topic, '-')
+            lines.append(f'  {topic:<44} {typ:<40} {count:>6}  {role}')
+        lines += [f'  ! {p.kind} {p.topic}: {p.detail}' for p in self.problems]
+        return '\n'.join(lines)
+
+
+def check_bag(bag, config: ReplayConfig = ReplayConfig()) -> BagCheck:
+    """Open the bag, list its topics and check them against the topic map; raises
+    ``BagError`` / ``ReplayError`` (with the reasons collected) when nothing can run."""
+    src, tm = _open(bag, config)
+    try:
+        problems = list(src.problems)
+        topics = resolve_topics(src.topics, tm, problems, src.undecodable)
+        roles = {t: f'camera {c}' for c, t in topics.cameras.items()}
+        roles.update({t: f'camera_info {c}' for c, t in topics.camera_info.items()})
+        roles.update({t: r for t, r in ((topics.odometry, 'odometry'), (topics.route, 'route'),
+                                        (topics.objects, 'objects'),
+                                        (topics.acceleration, 'acceleration')) if t})
+        return BagCheck(str(bag), src.storage, src.typestore_name, tm.name, src.topics, roles,
+                        problems)
+    finally:
+        src.close()
+
+
 def _open(bag, cfg: ReplayConfig):
     src = BagSource(bag, cfg.typestore).open()
     tm = load_topic_map(cfg.topic_map) if cfg.topic_map else detect_topic_map(src.topics)
@@ -129,13 +170,13 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
            planner: Optional[Callable[[FrameInputs], PlanResult]] = None) -> ReplayResult:
     """Replay ``bag`` through ``planner`` (default: the mini engine, untrained weights)."""
     t0 = time.perf_counter()
-    planner = planner or make_engine_planner()
-    if hasattr(planner, 'reset'):
-        planner.reset()                     # a fresh temporal memory for every replay
     src, tm = _open(bag, config)
     try:
         problems = src.problems
         topics = resolve_topics(src.topics, tm, problems, src.undecodable)
+        planner = planner or make_engine_planner()     # only once the bag can be replayed
+        if hasattr(planner, 'reset'):
+            planner.reset()                 # a fresh temporal memory for every replay
         rec = OpenLoopRecorder(config.openloop)
         problems += _context(src, topics, rec)
         if len(rec.track()) == 0:
