@@ -47,7 +47,8 @@ def rig():
     group = start_nodes(specs, context=context)
     probe = Probe(context, 'planner_probe')
     for msg_type, topic in ((Path, '/t/trajectory'), (MarkerArray, '/t/markers'),
-                            (MarkerArray, '/t/lanes'), (DiagnosticArray, '/diagnostics'), (Joy, '/t/command')):
+                            (MarkerArray, '/t/lanes'), (DiagnosticArray, '/diagnostics'),
+                            (Joy, '/t/command')):
         probe.listen(msg_type, topic)
     probe.cams = {c: probe.node.create_publisher(
         CompressedImage if t == 'compressed' else Image, f'/t/cam/{c}', SENSOR_QOS)
