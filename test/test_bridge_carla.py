@@ -230,3 +230,23 @@ def test_live_server_drives_a_few_steps():
         record = backend.finish_route()
     assert record.route_id == route.route_id
     assert backend.world.get_settings().synchronous_mode == original.synchronous_mode
+
+
+def test_route_file_routes_keep_the_leaderboards_names():
+    # The ability tool matches RouteScenario_<id>_rep0 with the route file's id; the
+    # leaderboard names a route by its first scenario's name.
+    from pathlib import Path
+
+    from orion_lite_ros.bridge.route_xml import load_route_specs
+    from orion_lite_ros.eval.bench2drive import leaderboard_route_record
+    from orion_lite_ros.eval.records import KinematicTrace, RouteRecord
+    xml = Path(__file__).parent / 'fixtures' / 'routes_b2d_mini.xml'
+    spec = load_route_specs(xml)[0]
+    meta = cb.route_file_meta(spec)
+    assert meta == {'scenario_name': 'Accident_1', 'scenario_type': 'Accident',
+                    'repetition': '0'}
+    record = RouteRecord(spec.route_id, spec.scenario, spec.abilities, 100.0, 100.0, [],
+                         'Completed', 1.0, 1.0, KinematicTrace(0.05), meta)
+    lb = leaderboard_route_record(record, 0)
+    assert lb['route_id'] == 'RouteScenario_1711_rep0' and lb['scenario_name'] == 'Accident_1'
+    assert lb['route_id'].split('_')[1] == '1711' and lb['status'] == 'Perfect'
