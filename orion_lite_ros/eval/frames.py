@@ -20,7 +20,13 @@ from orion_lite_ros.planning.frame_assembly import PlannerNodeConfig
 from orion_lite_ros.ros.conversions import path_to_array
 from orion_lite_ros.ros.frames import yaw_from_quaternion
 from orion_lite_ros.ros.rig import Rig
-from orion_lite_ros.ros.sync import ApproximateTimeSynchronizer, SimpleFilter
+from orion_lite_ros.ros.sync import (
+    ApproximateTimeSynchronizer,
+    ClockJump,
+    ClockJumpGuard,
+    ClockJumpReset,
+    SimpleFilter,
+)
 from orion_lite_ros.types import FrameInputs
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -128,43 +134,12 @@ class _BagFilter(SimpleFilter):
 MAX_BACKWARD_JUMP_S = 1.0   # stamps this much older than a topic's newest: another clock
 
 
-@dataclass(frozen=True)
-class ClockJump:
-    """A topic's stamps fell back: what came before was stamped on another clock."""
-
-    topic: str
-    from_ns: int          # newest stamp before the jump
-    to_ns: int            # first stamp after it
-    discarded: int        # messages of the topic before the jump
-
-    def problem(self, what: str) -> Problem:
-        back_s = (self.from_ns - self.to_ns) / 1e9
-        return Problem('clock_jump', self.topic, f'stamps jump back {back_s:.3f} s '
-                       f'({self.from_ns} -> {self.to_ns} ns) after {self.discarded} '
-                       'message(s), as when a node stamps with the wall clock before /clock '
-                       f'starts: {what}')
+def clock_guard() -> ClockJumpGuard:
+    return ClockJumpGuard(MAX_BACKWARD_JUMP_S)
 
 
-class ClockJumpGuard:
-    """Per topic, notices a stamp more than ``max_back_s`` older than the newest seen."""
-
-    def __init__(self, max_back_s: Optional[float] = None):
-        self.max_back_ns = int((MAX_BACKWARD_JUMP_S if max_back_s is None else max_back_s) * 1e9)
-        self._newest: Dict[str, int] = {}
-        self._count: Dict[str, int] = {}
-        self.jumps: List[ClockJump] = []
-
-    def check(self, topic: str, stamp: int) -> Optional[ClockJump]:
-        """Record ``stamp``; the jump it starts (and forget the old clock), else None."""
-        newest, count = self._newest.get(topic), self._count.get(topic, 0)
-        jump = None
-        if newest is not None and newest - stamp > self.max_back_ns:
-            jump = ClockJump(topic, newest, stamp, count)
-            self.jumps.append(jump)
-            newest, count = None, 0
-        self._newest[topic] = stamp if newest is None else max(newest, stamp)
-        self._count[topic] = count + 1
-        return jump
+def jump_problem(jump: ClockJump, what: str) -> Problem:
+    return Problem('clock_jump', jump.topic, f'{jump.describe()}: {what}')
 
 
 @dataclass(frozen=True)
@@ -199,28 +174,24 @@ class FrameAssembler:
             fill_missing_cameras=True, stop_at_first_fault=True)
         self._cams = [c for c in CAMERA_NAMES if c in topics.cameras]
         self._filters = [_BagFilter() for _ in range(len(self._cams) + 1)]
+        names = [topics.cameras[c] for c in self._cams] + [topics.odometry]
+        # Before the synchroniser, so a queue is cleared before the message that shows the
+        # jump reaches it (registration order = call order).
+        self.clock = ClockJumpReset(self._filters, names, MAX_BACKWARD_JUMP_S)
         self._sync = ApproximateTimeSynchronizer(self._filters, settings.queue_size,
                                                  settings.slop_s)
+        self.clock.attach(self._sync)
         self._sync.registerCallback(self._on_set)
-        self._inputs = {t: i for i, t in enumerate(topics.cameras[c] for c in self._cams)}
-        self._inputs[topics.odometry] = len(self._cams)
+        self._inputs = {t: i for i, t in enumerate(names)}
         self._info_cam = {t: c for c, t in topics.camera_info.items()}
         if settings.route_from_drive and drive_xy is not None and len(drive_xy) >= 2:
             self.frames.set_route(drive_xy)
         self._ready: List[FrameInputs] = []
         self.dropped: Dict[str, int] = {}
-        self.clock = ClockJumpGuard()
 
     def feed(self, m: BagMessage) -> List[FrameInputs]:
         if m.topic in self._inputs:
-            index = self._inputs[m.topic]
-            if self.clock.check(m.topic, stamp_ns(m.msg.header.stamp)) is not None:
-                # The old clock's stamps are newer: left queued, they would evict every
-                # message on the new clock (message_filters drops what is older than a full
-                # queue), so no set could ever form again.
-                with self._sync.lock:
-                    self._sync.queues[index].clear()
-            self._filters[index].signalMessage(m.msg)
+            self._filters[self._inputs[m.topic]].signalMessage(m.msg)
         elif m.topic == self.topics.route:
             self.frames.set_route(path_to_array(m.msg))
         elif m.topic == self.topics.acceleration:

@@ -18,10 +18,11 @@ import numpy as np
 from orion_lite_ros.eval.bag_io import BagSource, Problem
 from orion_lite_ros.eval.frames import (
     BagTopics,
-    ClockJumpGuard,
     FrameAssembler,
     NodeSettings,
     ReplayError,
+    clock_guard,
+    jump_problem,
     marker_boxes,
     pose2d,
     resolve_topics,
@@ -87,14 +88,14 @@ def _context(src: BagSource, topics: BagTopics, rec: OpenLoopRecorder) -> List[P
     Odometry whose stamps jump back (another clock before it) restarts the drive: the poses
     before the jump are not on the clock of what follows and are discarded (reported).
     """
-    guard, problems = ClockJumpGuard(), []
+    guard, problems = clock_guard(), []
     for m in src.messages([t for t in (topics.odometry, topics.objects) if t]):
         if m.topic == topics.odometry:
             pose = pose2d(m.msg)
             jump = guard.check(m.topic, pose[0])
             if jump is not None:
                 rec.clear_odometry()
-                problems.append(jump.problem('the poses before the jump are discarded'))
+                problems.append(jump_problem(jump, 'the poses before the jump are discarded'))
             rec.add_odometry(*pose)
         else:
             snap = marker_boxes(m.msg)
@@ -194,7 +195,7 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
         src.close()
     for jump in asm.clock.jumps:
         if jump.topic != topics.odometry:        # odometry's jump is reported by _context
-            problems.append(jump.problem('its earlier messages no longer take part in sets'))
+            problems.append(jump_problem(jump, 'its queued messages were dropped'))
     for why, n in asm.dropped.items():
         problems.append(Problem('frame_skipped', '', f'{n} frame set(s): {why}'))
     result.frames = rec.frames()

@@ -52,7 +52,7 @@ from orion_lite_ros.planning.frame_assembly import (
 from orion_lite_ros.ros import autoware as aw_msgs
 from orion_lite_ros.ros.conversions import path_from_array, path_to_array
 from orion_lite_ros.ros.rig import load_rig
-from orion_lite_ros.ros.sync import import_message_filters
+from orion_lite_ros.ros.sync import ClockJumpReset, import_message_filters
 from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
 from orion_lite_ros.types import FrameInputs, PlanResult
 
@@ -142,7 +142,12 @@ class PlannerNode(Node):
                          for t, topic, q in zip(types, self.input_topics, qos)]
         for f, topic in zip(self._filters, self.input_topics):
             f.registerCallback(self._on_input, topic)
+        # before the synchroniser: an input whose stamps fall back (wall clock before /clock)
+        # has its queue cleared, else message_filters would drop all its later messages
+        self._clock_reset = ClockJumpReset(self._filters, self.input_topics,
+                                           on_jump=self._on_clock_jump)
         self._sync = mf.ApproximateTimeSynchronizer(self._filters, cfg.queue_size, cfg.slop_s)
+        self._clock_reset.attach(self._sync)
         self._sync.registerCallback(self._on_synced)
         for cam in cfg.camera_names:
             self.create_subscription(CameraInfo, f'~/input/cameras/{cam}/camera_info',
@@ -156,6 +161,11 @@ class PlannerNode(Node):
     def _on_input(self, msg, topic: str) -> None:
         with self._lock:
             self.last_seen[topic] = stamp_to_ns(msg.header.stamp)
+
+    def _on_clock_jump(self, jump) -> None:
+        with self._lock:
+            self.stats.last_error = f'{jump.topic}: {jump.describe()}; its queue was cleared'
+        self.get_logger().warning(self.stats.last_error, throttle_duration_sec=5.0)
 
     def _on_camera_info(self, cam: str, msg: CameraInfo) -> None:
         self.frames.set_camera_info(cam, msg)

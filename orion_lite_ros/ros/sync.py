@@ -16,10 +16,11 @@ importable), so code written for message_filters runs unchanged.
 rclpy is not needed here: ``Subscriber`` calls ``create_subscription`` on the node given, and
 ``rclpy.time`` is imported lazily only to hand times back in the type message_filters uses.
 """
+from dataclasses import dataclass
 import logging
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from orion_lite_ros.ros.time import ns_to_stamp, s_to_ns, stamp_to_ns
 
@@ -299,6 +300,88 @@ def _first_within(candidates: List[list], slop_ns: int) -> Optional[Tuple[int, .
     if search(0, float('inf'), float('-inf')):
         return tuple(chosen)
     return None
+
+
+MAX_BACKWARD_JUMP_S = 1.0    # a stamp this much older than an input's newest: another clock
+
+
+@dataclass(frozen=True)
+class ClockJump:
+    """An input's stamps fell back: what came before was stamped on another clock."""
+
+    topic: str
+    from_ns: int          # newest stamp before the jump
+    to_ns: int            # first stamp after it
+    discarded: int        # messages of the input before the jump
+
+    def describe(self) -> str:
+        back_s = (self.from_ns - self.to_ns) / 1e9
+        return (f'stamps jump back {back_s:.3f} s ({self.from_ns} -> {self.to_ns} ns) after '
+                f'{self.discarded} message(s), as when a node stamps with the wall clock '
+                'before /clock starts')
+
+
+class ClockJumpGuard:
+    """Per topic, notices a stamp more than ``max_back_s`` older than the newest seen."""
+
+    def __init__(self, max_back_s: float = MAX_BACKWARD_JUMP_S):
+        self.max_back_ns = s_to_ns(max_back_s)
+        self._newest: Dict[str, int] = {}
+        self._count: Dict[str, int] = {}
+        self.jumps: List[ClockJump] = []
+
+    def check(self, topic: str, stamp_ns: int) -> Optional[ClockJump]:
+        """Record ``stamp_ns``; the jump it starts (the old clock forgotten), else None."""
+        newest, count = self._newest.get(topic), self._count.get(topic, 0)
+        jump = None
+        if newest is not None and newest - stamp_ns > self.max_back_ns:
+            jump = ClockJump(topic, newest, stamp_ns, count)
+            self.jumps.append(jump)
+            newest, count = None, 0
+        self._newest[topic] = stamp_ns if newest is None else max(newest, stamp_ns)
+        self._count[topic] = count + 1
+        return jump
+
+
+class ClockJumpReset:
+    """Clears a synchroniser input's queue when that input's stamps fall back.
+
+    Message_filters drops a message older than everything in its full queue, so after a
+    backward jump (wall-clock stamps before /clock, a restarted simulator) the old clock's
+    newer stamps would evict every later message of that input and no set could form again.
+    Create this on the inputs *before* the synchroniser (callbacks run in registration
+    order), then ``attach(synchronizer)``; works with ours and with message_filters'.
+    """
+
+    def __init__(self, inputs: Sequence[SimpleFilter], names: Sequence[str] = (),
+                 max_back_s: float = MAX_BACKWARD_JUMP_S,
+                 on_jump: Optional[Callable[[ClockJump], None]] = None):
+        self.guard = ClockJumpGuard(max_back_s)
+        self.names = list(names) or [str(i) for i in range(len(inputs))]
+        self.on_jump = on_jump
+        self.sync = None
+        for index, f in enumerate(inputs):
+            f.registerCallback(self._check, index)
+
+    @property
+    def jumps(self) -> List[ClockJump]:
+        return self.guard.jumps
+
+    def attach(self, synchronizer) -> None:
+        self.sync = synchronizer
+
+    def _check(self, msg, index: int) -> None:
+        stamp = getattr(getattr(msg, 'header', None), 'stamp', None)
+        if stamp is None:
+            return
+        jump = self.guard.check(self.names[index], to_ns(stamp))
+        if jump is None:
+            return
+        if self.sync is not None:
+            with self.sync.lock:
+                self.sync.queues[index].clear()
+        if self.on_jump is not None:
+            self.on_jump(jump)
 
 
 def import_message_filters():
