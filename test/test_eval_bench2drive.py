@@ -291,3 +291,19 @@ def test_only_leaderboard_statuses():
         'Failed - Agent timed out'
     assert lc.leaderboard_route_id('1711') == 'RouteScenario_1711_rep0'
     assert lc.leaderboard_route_id('ramp_merge_3') == 'ramp_merge_3'
+
+
+def test_the_issues_four_route_numbers():
+    # 93.3 without the outside-lanes penalty, 90.8 with it (leaderboard): one completed route
+    # driven 10 % outside its lanes, two perfect ones, one blocked at 73.2 %.
+    def route(rid, completion, infractions, status):
+        return RouteRecord(rid, 'Accident', (), 500.0, completion, infractions, status, 1.0,
+                           1.0, _trace())
+    records = [route('1', 100.0, [_outside(50.0, 10.0)], 'Completed'),
+               route('2', 100.0, [], 'Perfect'), route('3', 100.0, [], 'Perfect'),
+               route('4', 73.2, [], 'Failed - Agent got blocked')]
+    assert b2d.summarize(records).driving_score == pytest.approx(90.8)
+    flat = [RouteRecord(**{**r.__dict__, 'infractions': [Infraction(i.kind, i.time_s)
+                                                         for i in r.infractions]})
+            for r in records]
+    assert b2d.summarize(flat).driving_score == pytest.approx(93.3)
