@@ -36,7 +36,8 @@ def rig():
     rclpy.init(context=context, domain_id=fresh_domain_id())
     remap = {f'~/input/cameras/{c}/image': f'/t/cam/{c}' for c in CAMERA_NAMES}
     remap.update({'~/input/odometry': '/t/odom', '~/input/route': '/t/route',
-                  '~/output/trajectory': '/t/trajectory', '~/output/markers': '/t/markers'})
+                  '~/output/trajectory': '/t/trajectory', '~/output/markers': '/t/markers',
+                  '~/output/lane_markers': '/t/lanes'})
     specs = [NodeSpec('planner_node', remappings=remap, parameters={
                  'image_transports': TRANSPORTS, 'max_input_age_s': 1.0,
                  'diagnostics_period_s': 0.2, 'model_preset': 'mini'}),
@@ -46,7 +47,8 @@ def rig():
     group = start_nodes(specs, context=context)
     probe = Probe(context, 'planner_probe')
     for msg_type, topic in ((Path, '/t/trajectory'), (MarkerArray, '/t/markers'),
-                            (DiagnosticArray, '/diagnostics'), (Joy, '/t/command')):
+                            (MarkerArray, '/t/lanes'), (DiagnosticArray, '/diagnostics'),
+                            (Joy, '/t/command')):
         probe.listen(msg_type, topic)
     probe.cams = {c: probe.node.create_publisher(
         CompressedImage if t == 'compressed' else Image, f'/t/cam/{c}', SENSOR_QOS)
@@ -122,6 +124,10 @@ def test_plan_markers_diagnostics_and_command(rig):
                                         for m in probe.received['/t/command']))
     assert probe.spin_until(lambda: any(
         m.markers and m.markers[0].header.stamp == stamp for m in probe.received['/t/markers']))
+    # the map head's lanes, ego frame, a DELETEALL first (the mini engine may find none)
+    assert probe.spin_until(lambda: any(
+        m.markers and m.markers[0].header.stamp == stamp and m.markers[0].action == 3
+        and m.markers[0].header.frame_id == 'base_link' for m in probe.received['/t/lanes']))
     def planned_ok():
         diags = probe.received['/diagnostics']
         if not diags or _latest_status(probe).level != DiagnosticStatus.OK:

@@ -6,8 +6,13 @@ camera_info`` (used with ``use_camera_info``), ``~/input/odometry``, ``~/input/a
 (optional), ``~/input/route`` (nav_msgs/Path, map frame, transient local). The cameras and the
 odometry are synchronised; sets go to a worker thread through a latest-wins slot (older sets
 dropped and counted). Outputs: ``~/output/trajectory`` (nav_msgs/Path in ``base_frame_id``,
-header = front camera stamp, pose k stamped + (k+1) * 0.5 s), ``~/output/autoware_trajectory``
-(when importable and enabled), ``~/output/markers``, ``/diagnostics``.
+header = front camera stamp, pose k stamped + (k+1) * 0.5 s), ``~/output/markers``,
+``~/output/lane_markers`` (the map head's lanes, ego frame), ``/diagnostics``; with
+``publish_autoware`` and the message packages importable, as Autoware's learned planners do:
+``~/output/autoware_trajectory`` (autoware_planning_msgs/Trajectory in ``map_frame_id``,
+starting at the ego pose of the sensor stamp, headings / velocities / accelerations filled),
+``~/output/candidate_trajectories`` (all six command modes) and ``~/output/objects``
+(autoware_perception_msgs/PredictedObjects from the detection head, map frame).
 
 Faults stop the car, not the node: every synchronised set ends in one outcome of
 ``planning.health.OUTCOMES`` (planned, dropped, stale, future, bad_image, bad_input, failed),
@@ -46,6 +51,7 @@ from orion_lite_ros.nodes.common import (
     diagnostic_status,
     spin_main,
 )
+from orion_lite_ros.planning import autoware_outputs as aw_out
 from orion_lite_ros.planning.frame_assembly import (
     EngineError,
     FrameAssembler,
@@ -57,18 +63,13 @@ from orion_lite_ros.planning.frame_assembly import (
 )
 from orion_lite_ros.planning.health import OK, WARN, OutcomeWindow, WindowSummary
 from orion_lite_ros.planning.jumps import JumpDetector
+from orion_lite_ros.ros import autoware as aw_msgs
 from orion_lite_ros.ros.conversions import path_from_array, path_to_array
 from orion_lite_ros.ros.rig import load_rig
-from orion_lite_ros.ros.sync import import_message_filters
+from orion_lite_ros.ros.sync import ClockJumpReset, import_message_filters
 from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
 from orion_lite_ros.ros.validation import InputError, checked_odometry, future_by_s
 from orion_lite_ros.types import FrameInputs, PlanResult
-
-try:
-    from autoware_planning_msgs.msg import Trajectory as AutowareTrajectory
-    from autoware_planning_msgs.msg import TrajectoryPoint as AutowareTrajectoryPoint
-except ImportError:
-    AutowareTrajectory = AutowareTrajectoryPoint = None
 
 TRANSPORTS = {'raw': Image, 'compressed': CompressedImage}   # PlannerNodeConfig.image_transports
 
@@ -166,10 +167,19 @@ class PlannerNode(Node):
         self.pub_path = self.create_publisher(Path, '~/output/trajectory', RELIABLE_QOS)
         self.pub_markers = self.create_publisher(MarkerArray, '~/output/markers', RELIABLE_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
-        self.pub_autoware = None
-        if AutowareTrajectory is not None and self.config.publish_autoware:
+        self.pub_lanes = self.create_publisher(MarkerArray, '~/output/lane_markers',
+                                               RELIABLE_QOS)
+        on = self.config.publish_autoware
+        self.pub_autoware = self.pub_candidates = self.pub_objects = None
+        if on and aw_msgs.AVAILABLE['trajectory']:
             self.pub_autoware = self.create_publisher(
-                AutowareTrajectory, '~/output/autoware_trajectory', RELIABLE_QOS)
+                aw_msgs.Trajectory, '~/output/autoware_trajectory', RELIABLE_QOS)
+        if on and aw_msgs.AVAILABLE['candidates']:
+            self.pub_candidates = self.create_publisher(
+                aw_msgs.CandidateTrajectories, '~/output/candidate_trajectories', RELIABLE_QOS)
+        if on and aw_msgs.AVAILABLE['objects']:
+            self.pub_objects = self.create_publisher(
+                aw_msgs.PredictedObjects, '~/output/objects', RELIABLE_QOS)
 
     def _make_subscriptions(self):
         cfg = self.config
@@ -183,7 +193,12 @@ class PlannerNode(Node):
         self.resolved = {t: self.resolve_topic_name(t) for t in self.input_topics}
         for f, topic in zip(self._filters, self.input_topics):
             f.registerCallback(self.guard.wrap(topic, self._on_input), topic)
+        # before the synchroniser: an input whose stamps fall back (wall clock before /clock)
+        # has its queue cleared, else message_filters would drop all its later messages
+        self._clock_reset = ClockJumpReset(self._filters, self.input_topics,
+                                           on_jump=self._on_clock_jump)
         self._sync = mf.ApproximateTimeSynchronizer(self._filters, cfg.queue_size, cfg.slop_s)
+        self._clock_reset.attach(self._sync)
         self._sync.registerCallback(self.guard.wrap('synchroniser', self._on_synced))
         for cam in cfg.camera_names:
             topic = f'~/input/cameras/{cam}/camera_info'
@@ -200,6 +215,11 @@ class PlannerNode(Node):
     def _on_input(self, msg, topic: str) -> None:
         with self._lock:
             self.last_seen[topic] = stamp_to_ns(msg.header.stamp)
+
+    def _on_clock_jump(self, jump) -> None:
+        with self._lock:
+            self.stats.last_error = f'{jump.topic}: {jump.describe()}; its queue was cleared'
+        self.get_logger().warning(self.stats.last_error, throttle_duration_sec=5.0)
 
     def _on_camera_info(self, cam: str, topic: str, msg: CameraInfo) -> None:
         try:
@@ -337,10 +357,24 @@ class PlannerNode(Node):
         cfg = self.config
         path = path_from_array(result.waypoints, cfg.base_frame_id, stamp_ns, WAYPOINT_DT_S)
         self.pub_path.publish(path)
+        stamp = ns_to_stamp(stamp_ns)
+        self.pub_markers.publish(plan_markers(result, frame, cfg.base_frame_id, stamp))
+        self.pub_lanes.publish(aw_msgs.lane_markers(result.lanes, cfg.base_frame_id, stamp))
+        self._publish_autoware(frame, result, stamp)
+
+    def _publish_autoware(self, frame: FrameInputs, result: PlanResult, stamp) -> None:
+        """Map frame, the ego pose at the sensor stamp (what Autoware's followers expect)."""
+        e, map_id = frame.ego, self.config.map_frame_id
+        pose = (e.x_m, e.y_m, e.yaw_rad)
         if self.pub_autoware is not None:
-            self.pub_autoware.publish(autoware_trajectory(path, result.waypoints))
-        self.pub_markers.publish(plan_markers(result, frame, cfg.base_frame_id,
-                                              ns_to_stamp(stamp_ns)))
+            tr = aw_out.trajectory_in_map(result.waypoints, *pose, e.vx_mps)
+            self.pub_autoware.publish(aw_msgs.trajectory_msg(tr, map_id, stamp))
+        if self.pub_candidates is not None:
+            cands = aw_out.candidate_trajectories(result.all_modes, *pose, e.vx_mps)
+            self.pub_candidates.publish(aw_msgs.candidates_msg(cands, map_id, stamp))
+        if self.pub_objects is not None and result.objects is not None:
+            objs = aw_out.objects_in_map(result.objects, *pose)
+            self.pub_objects.publish(aw_msgs.predicted_objects_msg(objs, map_id, stamp))
 
     def _publish_diagnostics(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
@@ -444,23 +478,6 @@ def _line_marker(ns: str, mid: int, points, frame_id: str, stamp, color, width: 
     marker.points = [Point(x=0.0, y=0.0, z=0.0)] + [
         Point(x=float(x), y=float(y), z=0.0) for x, y in np.asarray(points)]
     return marker
-
-
-def autoware_trajectory(path: Path, waypoints: np.ndarray):
-    """autoware_planning_msgs/Trajectory from the published Path (velocities by differences)."""
-    msg = AutowareTrajectory()
-    msg.header = path.header
-    prev = np.zeros(2)
-    for k, pose in enumerate(path.poses):
-        point = AutowareTrajectoryPoint()
-        t_ns = (k + 1) * int(WAYPOINT_DT_S * 1e9)
-        point.time_from_start.sec, point.time_from_start.nanosec = divmod(t_ns, 1_000_000_000)
-        point.pose = pose.pose
-        point.longitudinal_velocity_mps = float(np.linalg.norm(waypoints[k] - prev)
-                                                / WAYPOINT_DT_S)
-        prev = waypoints[k]
-        msg.points.append(point)
-    return msg
 
 
 def main(args=None) -> int:
