@@ -8,7 +8,9 @@ with the Bench2Drive rig, drives each route of the XML in lock-step with the sta
 results (leaderboard-shaped JSON, resumable) and restores the server settings on exit. To be
 scored by the official leaderboard instead, see docs/closed_loop.md (ROS 2 agent).
 Arguments: route_file, routes (comma-separated ids, '' = all), carla_host, carla_port,
-camera_width, camera_height, output_dir, checkpoint, record_bag, use_dds_profile.
+camera_width, camera_height, output_dir, checkpoint (default: the shipped student; a path for
+other weights), record_bag, use_dds_profile. The launch ends when the bridge exits (a failing
+bridge fails the launch).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
@@ -16,6 +18,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from orion_lite_ros.cli.drive import config_dir, drive_specs
+from orion_lite_ros.cli.launch_actions import checkpoint_argument, end_with_bridge
 from orion_lite_ros.ros.dds import dds_environment
 
 _DDS_KEYS = ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE',
@@ -41,13 +44,12 @@ def _nodes(context, *args, **kwargs):
     if _arg(context, 'use_dds_profile').lower() in ('1', 'true', 'yes', 'on'):
         env = dds_environment(use_profile=True, base={})
         actions += [SetEnvironmentVariable(k, env[k]) for k in _DDS_KEYS if k in env]
-    actions.append(Node(package='orion_lite_ros', executable='bridge_node', name='bridge_node',
-                        output='screen', parameters=[str(config_dir() / 'bridge.yaml'),
-                                                     bridge_overrides(context)]))
-    for spec in drive_specs('sim', use_sim_time=True):
+    bridge = Node(package='orion_lite_ros', executable='bridge_node', name='bridge_node',
+                  output='screen', parameters=[str(config_dir() / 'bridge.yaml'),
+                                               bridge_overrides(context)])
+    actions += [bridge, end_with_bridge(bridge)]
+    for spec in drive_specs('sim', use_sim_time=True, checkpoint=_arg(context, 'checkpoint')):
         params = dict(spec.parameters)
-        if spec.executable == 'planner_node':
-            params['checkpoint'] = _arg(context, 'checkpoint')
         if spec.executable == 'controller_node':
             params['rate_hz'] = 0.0          # lock-step: commands only answer trajectories
         actions.append(Node(package='orion_lite_ros', executable=spec.executable,
@@ -66,7 +68,7 @@ def generate_launch_description():
         DeclareLaunchArgument('camera_width', default_value='1600'),
         DeclareLaunchArgument('camera_height', default_value='900'),
         DeclareLaunchArgument('output_dir', default_value='out/carla'),
-        DeclareLaunchArgument('checkpoint', default_value=''),
+        checkpoint_argument(),
         DeclareLaunchArgument('record_bag', default_value=''),
         DeclareLaunchArgument('use_dds_profile', default_value='true'),
         OpaqueFunction(function=_nodes),

@@ -4,7 +4,8 @@
     ros2 launch orion_lite_ros drive.launch.py config:=/path/a.yaml,/path/b.yaml
 
 Arguments: config (comma-separated parameter YAMLs; default: the package's planner.yaml and
-controller.yaml), profile (sim|carla|autoware or a YAML path: config/profiles/<profile>.yaml
+controller.yaml), checkpoint ('default' = the shipped student, a path, '' = random weights;
+wins over the YAMLs), profile (sim|carla|autoware or a YAML path: config/profiles/<profile>.yaml
 remappings and parameters), use_sim_time, use_dds_profile (loopback discovery + the shipped
 Fast DDS shared-memory profile). Without `launch`, `orion-lite-drive` does the same.
 """
@@ -14,6 +15,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from orion_lite_ros.cli.drive import drive_specs
+from orion_lite_ros.cli.launch_actions import checkpoint_argument
 from orion_lite_ros.ros.dds import dds_environment
 
 _DDS_KEYS = ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'FASTDDS_DEFAULT_PROFILES_FILE',
@@ -28,7 +30,8 @@ def _nodes(context, *args, **kwargs):
     config = LaunchConfiguration('config').perform(context)
     files = [f.strip() for f in config.split(',') if f.strip()] or None
     specs = drive_specs(LaunchConfiguration('profile').perform(context), files,
-                        _truthy(LaunchConfiguration('use_sim_time').perform(context)))
+                        _truthy(LaunchConfiguration('use_sim_time').perform(context)),
+                        checkpoint=LaunchConfiguration('checkpoint').perform(context))
     actions = []
     if _truthy(LaunchConfiguration('use_dds_profile').perform(context)):
         env = dds_environment(use_profile=True, base={})
@@ -48,6 +51,7 @@ def generate_launch_description():
         DeclareLaunchArgument('profile', default_value='sim',
                               description='sim | carla | autoware | path to a profile YAML'),
         DeclareLaunchArgument('use_sim_time', default_value='false'),
+        checkpoint_argument(),
         DeclareLaunchArgument('use_dds_profile', default_value='true',
                               description='loopback discovery + shared-memory Fast DDS profile'),
         OpaqueFunction(function=_nodes),

@@ -12,6 +12,7 @@ from orion_lite_ros.eval.records import (
     COLLISION_PEDESTRIAN,
     COLLISION_STATIC,
     COLLISION_VEHICLE,
+    MIN_SPEED,
     RED_LIGHT,
     ROUTE_DEVIATION,
     ROUTE_TIMEOUT,
@@ -176,14 +177,34 @@ def test_route_monitor_progress_and_infractions():
     assert [i.kind for i in m.update(14.5, (60.0, 0.0), 0.0)] == [VEHICLE_BLOCKED]
     assert m.done and m.status().startswith('Failed')
     dev = RouteMonitor(route, 100.0)
-    assert [i.kind for i in dev.update(1.0, (20.0, 40.0), 3.0)] == [ROUTE_DEVIATION]
+    # (a first step 20 m along also closes min-speed stretches: see the test below)
+    assert [i.kind for i in dev.update(1.0, (20.0, 40.0), 3.0)][-1:] == [ROUTE_DEVIATION]
     late = RouteMonitor(route, 10.0)
-    assert [i.kind for i in late.update(11.0, (20.0, 0.0), 3.0)] == [ROUTE_TIMEOUT]
+    assert [i.kind for i in late.update(11.0, (20.0, 0.0), 3.0)][-1:] == [ROUTE_TIMEOUT]
     end = RouteMonitor(route, 100.0)
     for k, x in enumerate(range(0, 99, 7)):
         end.update(0.1 * k, (float(x), 0.5), 3.0)
     end.update(5.0, (98.0, 0.0), 3.0)
     assert end.done and end.completion_pct == 100.0 and end.status() == 'Completed'
+
+
+def test_route_monitor_min_speed_checkpoints_like_the_leaderboard():
+    # 100 m route, 20 checkpoints of 5 m; the ego drives 1 m per tick at half the traffic's
+    # speed for the first half, at the traffic's speed after, with no traffic on 40..50 m.
+    route = np.stack([np.arange(0.0, 101.0), np.zeros(101)], axis=1)
+    m = RouteMonitor(route, timeout_s=1000.0)
+    for k in range(1, 101):
+        traffic = None if 40 <= k < 50 else (10.0 if k < 50 else 5.0)
+        m.update(0.1 * k, (float(k), 0.0), 5.0, traffic)
+    m.finish(10.1, (100.0, 0.0))
+    values = [i.percentage for i in m.infractions if i.kind == MIN_SPEED]
+    # A stretch closes when progress exceeds the last close by > 5 m (at 6, 12, ...), before
+    # that tick's sample; the last one at the end (past 95 %).
+    assert len(values) == 17
+    assert values[:6] == [50.0] * 6
+    assert 100.0 in values                      # a stretch with no traffic sampled
+    assert values[-1] == 100.0 and m.status() == 'Completed'
+    assert m.finish(10.2, (100.0, 0.0)) is None  # once
 
 
 @pytest.mark.carla
@@ -209,3 +230,23 @@ def test_live_server_drives_a_few_steps():
         record = backend.finish_route()
     assert record.route_id == route.route_id
     assert backend.world.get_settings().synchronous_mode == original.synchronous_mode
+
+
+def test_route_file_routes_keep_the_leaderboards_names():
+    # The ability tool matches RouteScenario_<id>_rep0 with the route file's id; the
+    # leaderboard names a route by its first scenario's name.
+    from pathlib import Path
+
+    from orion_lite_ros.bridge.route_xml import load_route_specs
+    from orion_lite_ros.eval.bench2drive import leaderboard_route_record
+    from orion_lite_ros.eval.records import KinematicTrace, RouteRecord
+    xml = Path(__file__).parent / 'fixtures' / 'routes_b2d_mini.xml'
+    spec = load_route_specs(xml)[0]
+    meta = cb.route_file_meta(spec)
+    assert meta == {'scenario_name': 'Accident_1', 'scenario_type': 'Accident',
+                    'repetition': '0'}
+    record = RouteRecord(spec.route_id, spec.scenario, spec.abilities, 100.0, 100.0, [],
+                         'Completed', 1.0, 1.0, KinematicTrace(0.05), meta)
+    lb = leaderboard_route_record(record, 0)
+    assert lb['route_id'] == 'RouteScenario_1711_rep0' and lb['scenario_name'] == 'Accident_1'
+    assert lb['route_id'].split('_')[1] == '1711' and lb['status'] == 'Perfect'

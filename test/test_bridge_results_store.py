@@ -75,3 +75,14 @@ def test_atomic_write_leaves_old_file_when_serialisation_fails(tmp_path):
         atomic_write_json(path, {'a': object()})
     assert json.loads(path.read_text()) == {'a': 1}
     assert os.listdir(tmp_path) == ['x.json']                  # no temporary left behind
+
+
+def test_results_files_are_group_readable(tmp_path):
+    """atomic_write gives what open() would (the umask applied), not mkstemp's 0600."""
+    from orion_lite_ros.atomic_io import atomic_write
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = atomic_write(tmp_path / 'results.json', lambda f: f.write('{}'))
+    plain = tmp_path / 'plain.json'
+    plain.write_text('{}')
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o666 & ~mask

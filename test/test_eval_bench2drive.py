@@ -1,15 +1,19 @@
 """Bench2Drive metric arithmetic against hand-computed cases."""
 import json
+import re
 
 import numpy as np
 import pytest
 
+from orion_lite_ros.bridge.route_xml import abilities_for
 from orion_lite_ros.eval import bench2drive as b2d
+from orion_lite_ros.eval import leaderboard_criteria as lc
 from orion_lite_ros.eval.records import (
     COLLISION_PEDESTRIAN,
     COLLISION_STATIC,
     COLLISION_VEHICLE,
     MIN_SPEED,
+    OUTSIDE_ROUTE_LANES,
     RED_LIGHT,
     ROUTE_TIMEOUT,
     SCENARIO_TIMEOUT,
@@ -142,3 +146,164 @@ def test_summary_table_side_by_side():
     text = b2d.summary_table({'expert': s1, 'planner': s2})
     line = next(li for li in text.splitlines() if li.startswith('Driving Score'))
     assert line.split()[-2:] == ['100.00', '20.00']
+
+
+# -- what the leaderboard's and Bench2Drive's own tools read off our results ---------------
+# Their parsing rules, restated from their source (they need carla / a CARLA server here):
+# - leaderboard/utils/statistics_manager.py, compute_global_statistics: scores averaged over
+#   the total route count; per-km counts = list lengths / km driven (route_length/1000 x
+#   score_route/100, floor 0.001); outside_route_lanes = float(first message .split(' ')[8])
+#   / 1000 summed over routes (km, not per km).
+# - Bench2Drive tools/merge_reoute_json.py: DS = sum(score_composed) / 220; a success is
+#   status Completed or Perfect with every infraction list empty but min_speed_infractions.
+# - tools/efficiency_smoothness_benchmark.py: per route the mean of the numbers matched by
+#   r'\b\d+\.?\d*%' in its min-speed messages (> 1000 dropped); mean over routes with any.
+# - tools/ability_benchmark.py: the route file's route id == record route_id.split('_')[1];
+#   ability groups from the route's first scenario type.
+
+FOUR_TYPES = {'1': 'Accident', '2': 'HighwayCutIn', '3': 'HardBreakRoute', '4': 'InvadingTurn'}
+
+
+def _min_speed(*values):
+    return [lc.min_speed_infraction(v, 1.0, 0.0, 0.0) for v in values]
+
+
+def _outside(distance_m, pct):
+    return Infraction(OUTSIDE_ROUTE_LANES, 2.0, 5.0, -3.0, percentage=pct, distance_m=distance_m)
+
+
+def _four_routes():
+    def route(rid, completion, infractions, status, traffic=10.0):
+        return RouteRecord(
+            route_id=rid, scenario=FOUR_TYPES[rid], abilities=abilities_for([FOUR_TYPES[rid]]),
+            route_length_m=1000.0, route_completion_pct=completion, infractions=infractions,
+            status=status, game_time_s=100.0, system_time_s=200.0,
+            trace=_trace(traffic=traffic), meta={'scenario_name': FOUR_TYPES[rid] + '_1'})
+    return [
+        route('1', 100.0, [_outside(30.0, 10.0), *_min_speed(80.0, 90.0)], 'Completed'),  # 90
+        route('2', 100.0, _min_speed(95.0, 105.0), 'Completed'),                         # 100
+        route('3', 100.0, [Infraction(COLLISION_VEHICLE, 3.0, 1.0, 2.0, 'car'),
+                           _outside(50.0, 25.0)], 'Completed', traffic=None),            # 45
+        route('4', 60.0, [*_min_speed(50.0), Infraction('vehicle_blocked', 9.0)],
+              'Failed - Agent got blocked'),                                             # 60
+    ]
+
+
+def _tool_views(results: dict, total: int, route_types: dict) -> dict:
+    recs = results['_checkpoint']['records']
+    ds = sum(r['scores']['score_composed'] for r in recs) / total
+    ok = [r for r in recs if r['status'] in ('Completed', 'Perfect') and not any(
+        v for k, v in r['infractions'].items() if k != 'min_speed_infractions')]
+    km = max(sum(r['meta']['route_length'] / 1000 * r['scores']['score_route'] / 100
+                 for r in recs), 0.001)
+    outside_km = sum(float(r['infractions']['outside_route_lanes'][0].split(' ')[8]) / 1000
+                     for r in recs if r['infractions']['outside_route_lanes'])
+    eff = []
+    for r in recs:
+        found = [float(re.search(r'\b\d+\.?\d*%', m).group().rstrip('%'))
+                 for m in r['infractions']['min_speed_infractions']]
+        found = [v for v in found if v <= 1000]
+        if found:
+            eff.append(sum(found) / len(found))
+    ability = {}
+    for rid, typ in route_types.items():
+        rec = next(r for r in recs if r['route_id'].split('_')[1] == rid)
+        for a in abilities_for([typ]):
+            hit = rec in ok
+            n, k = ability.get(a, (0, 0))
+            ability[a] = (n + hit, k + 1)
+    return {'ds': ds, 'sr': 100.0 * len(ok) / total, 'outside_km': outside_km,
+            'vehicle_per_km': len(sum((r['infractions']['collisions_vehicle'] for r in recs),
+                                      [])) / km,
+            'efficiency': sum(eff) / len(eff),
+            'ability': {a: 100.0 * n / k for a, (n, k) in ability.items()}}
+
+
+def test_outside_lanes_penalty_changes_the_four_route_driving_score():
+    records = _four_routes()
+    s = b2d.summarize(records)
+    assert [round(b2d.score_route(r).score_composed, 6) for r in records] == [
+        90.0, 100.0, 45.0, 60.0]
+    assert s.driving_score == pytest.approx(73.75)     # without the penalty it was 80.0
+    no_percentages = [RouteRecord(**{**r.__dict__, 'infractions': [
+        Infraction(i.kind, i.time_s) for i in r.infractions]}) for r in records]
+    assert b2d.summarize(no_percentages).driving_score == pytest.approx(80.0)
+    assert s.success_rate == pytest.approx(25.0)
+    assert s.efficiency == pytest.approx((85.0 + 100.0 + 50.0) / 3)
+
+
+def test_leaderboard_and_bench2drive_tools_read_our_results(tmp_path):
+    records = _four_routes()
+    out = b2d.results_json(records, expected_routes=4)
+    (tmp_path / 'results.json').write_text(json.dumps(out))
+    data = json.loads((tmp_path / 'results.json').read_text())
+    views = _tool_views(data, 4, FOUR_TYPES)
+    s = b2d.summarize(records)
+    assert views['ds'] == pytest.approx(s.driving_score)
+    assert views['sr'] == pytest.approx(s.success_rate)
+    assert views['efficiency'] == pytest.approx(s.efficiency)
+    assert views['ability'] == {a: v for a, v in s.ability_success.items() if v is not None}
+    glob = data['_checkpoint']['global_record']
+    assert glob['infractions']['outside_route_lanes'] == pytest.approx(views['outside_km'])
+    assert views['outside_km'] == pytest.approx(0.08)
+    assert glob['infractions']['collisions_vehicle'] == pytest.approx(
+        round(views['vehicle_per_km'], 3))
+    assert glob['scores_mean']['score_composed'] == pytest.approx(73.75)
+    recs = data['_checkpoint']['records']
+    assert [r['route_id'] for r in recs] == [f'RouteScenario_{i}_rep0' for i in range(1, 5)]
+    assert recs[0]['scenario_name'] == 'Accident_1'
+    assert {r['status'] for r in recs} <= set(lc.ROUTE_STATUSES)
+    assert all('index' in r for r in recs)                   # merge pops it
+
+
+def test_infraction_messages_in_the_criteria_wording():
+    msg = lc.infraction_message
+    assert msg(_outside(30.1234, 10.0)) == (
+        'Agent went outside its route lanes for about 30.123 meters (10.0% of the completed '
+        'route)')
+    assert msg(lc.min_speed_infraction(85.25, 1.0, 0, 0)) == (
+        "Average speed is 85.25% of the surrounding traffic's one")
+    assert msg(Infraction(COLLISION_VEHICLE, 1.0, 1.5, 2.0,
+                          'Agent collided against object with type=vehicle.audi.tt and id=42')
+               ) == ('Agent collided against object with type=vehicle.audi.tt and id=42 at '
+                     '(x=1.5, y=-2.0, z=0.0)')
+    assert msg(Infraction(COLLISION_PEDESTRIAN, 1.0, 0.0, 0.0, 'w3')).startswith(
+        'Agent collided against object with type=walker and id=w3 at (x=0.0')
+    assert msg(Infraction(RED_LIGHT, 1.0, 1.0, 1.0, 'Agent ran a red light 17')) == (
+        'Agent ran a red light 17 at (x=1.0, y=-1.0, z=0.0)')
+    assert msg(Infraction(STOP_SIGN, 1.0, 0.0, 0.0, 'stop_2')) == (
+        'Agent ran a stop with id=stop_2 at (x=0.0, y=0.0, z=0.0)')
+    assert msg(Infraction('route_dev', 1.0, 3.0, 0.0)) == (
+        'Agent deviated from the route at (x=3.0, y=0.0, z=0.0)')
+    assert msg(Infraction('vehicle_blocked', 1.0)) == 'Agent got blocked at (x=0.0, y=0.0, z=0.0)'
+    assert msg(Infraction(ROUTE_TIMEOUT, 1.0)) == 'Route timeout.'
+    assert msg(Infraction(SCENARIO_TIMEOUT, 1.0)) == 'Agent timed out a scenario'
+    assert msg(Infraction(YIELD_EMERGENCY, 1.0)) == (
+        'Agent failed to yield to an emergency vehicle')
+    # the global statistics' word-position read of the outside-lanes message
+    assert float(msg(_outside(18.0, 1.5)).split(' ')[8]) == 18.0
+
+
+def test_only_leaderboard_statuses():
+    stopped = _record('x', 40.0, status='Failed - Agent stopped before the end of the route')
+    assert b2d.leaderboard_status(stopped) == 'Failed'
+    assert b2d.leaderboard_status(_record('y', 40.0, status='Failed - Agent timed out')) == \
+        'Failed - Agent timed out'
+    assert lc.leaderboard_route_id('1711') == 'RouteScenario_1711_rep0'
+    assert lc.leaderboard_route_id('ramp_merge_3') == 'ramp_merge_3'
+
+
+def test_the_issues_four_route_numbers():
+    # 93.3 without the outside-lanes penalty, 90.8 with it (leaderboard): one completed route
+    # driven 10 % outside its lanes, two perfect ones, one blocked at 73.2 %.
+    def route(rid, completion, infractions, status):
+        return RouteRecord(rid, 'Accident', (), 500.0, completion, infractions, status, 1.0,
+                           1.0, _trace())
+    records = [route('1', 100.0, [_outside(50.0, 10.0)], 'Completed'),
+               route('2', 100.0, [], 'Perfect'), route('3', 100.0, [], 'Perfect'),
+               route('4', 73.2, [], 'Failed - Agent got blocked')]
+    assert b2d.summarize(records).driving_score == pytest.approx(90.8)
+    flat = [RouteRecord(**{**r.__dict__, 'infractions': [Infraction(i.kind, i.time_s)
+                                                         for i in r.infractions]})
+            for r in records]
+    assert b2d.summarize(flat).driving_score == pytest.approx(93.3)

@@ -87,7 +87,8 @@ def test_camera_info_k_checks():
 def test_future_stamps_refused_beyond_the_tolerance():
     check_not_future('odometry', 1_200_000_000, 1_000_000_000, 0.5)
     with pytest.raises(InputError, match='ahead'):
-        check_not_future('odometry', 3600 * 10**9, 0, 0.5)
+        check_not_future('odometry', 3600 * 10**9, 10**9, 0.5)
+    check_not_future('odometry', 3600 * 10**9, 0, 0.5)     # sim time before the first /clock
 
 
 def test_empty_and_huge_images_refused():

@@ -170,3 +170,14 @@ def test_lockstep_rate_zero_only_answers_trajectories(ros_context):
     finally:
         probe.close()
         group.shutdown()
+
+
+def test_unknown_parameter_names_are_reported(ros_context):
+    from orion_lite_ros.nodes.common import unknown_parameters
+    group = start_nodes([NodeSpec('controller_node', name='ctl_typo', parameters={
+        'max_trottle': 0.5, 'rate_hz': 5.0})], context=ros_context)
+    try:
+        assert unknown_parameters(group.nodes[0]) == {
+            'max_trottle': "did you mean 'max_throttle'?"}
+    finally:
+        group.shutdown()

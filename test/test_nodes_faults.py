@@ -4,7 +4,7 @@ Future stamps refused and counted, silence brakes within the watchdog, a raising
 logged and counted, waypoints at 1e30 and broken odometry brake with finite outputs."""
 import math
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
 import numpy as np
 import pytest
@@ -49,6 +49,12 @@ def _diag(probe):
     msgs = [m for m in probe.received['/diagnostics']
             if m.status and m.status[0].name.startswith('ctl_faults')]
     return {kv.key: kv.value for kv in msgs[-1].status[0].values} if msgs else {}
+
+
+def _level(probe):
+    msgs = [m for m in probe.received['/diagnostics']
+            if m.status and m.status[0].name.startswith('ctl_faults')]
+    return msgs[-1].status[0].level if msgs else None
 
 
 def _drive(probe, offset_ns=0, steps=10):
@@ -142,4 +148,49 @@ def test_broken_odometry_is_refused_and_brakes(chain, fault):
         probe.spin_until(lambda: False, 0.05)
     assert _brakes_within(probe, 2.0)                  # odometry goes stale: refused ones
     assert probe.spin_until(lambda: int(_diag(probe).get('refused /f/odom', 0)) >= 10, 3.0)
+    assert _drive(probe)                                 # driving again, refusals recent: WARN
+    assert probe.spin_until(lambda: _diag(probe).get('state') == 'driving', 2.0)
+    assert _level(probe) == DiagnosticStatus.WARN
     assert all(math.isfinite(v) for m in probe.received['/f/command'] for v in m.axes)
+
+
+def test_sim_clock_jump_back_then_silence_brakes(ros_context):
+    """use_sim_time: after /clock jumps from 100 s back to 10 s (a simulator reset), inputs
+    received 'at 100 s' must not count as fresh for 90 s: silence brakes."""
+    from rosgraph_msgs.msg import Clock
+    specs = [NodeSpec('controller_node', name='ctl_clock', remappings={
+        '~/input/trajectory': '/fc/trajectory', '~/input/odometry': '/fc/odom',
+        '~/output/command': '/fc/command'}, parameters={
+            'rate_hz': 20.0, 'use_sim_time': True, 'max_trajectory_age_s': 0.5})]
+    group = start_nodes(specs, context=ros_context)
+    probe = Probe(ros_context, 'fc_probe')
+    try:
+        probe.listen(Joy, '/fc/command')
+        clock = probe.node.create_publisher(Clock, '/clock', 10)
+        traj = probe.node.create_publisher(Path, '/fc/trajectory', RELIABLE_QOS)
+        odom = probe.node.create_publisher(Odometry, '/fc/odom', RELIABLE_QOS)
+        assert probe.spin_until(lambda: traj.get_subscription_count()
+                                and odom.get_subscription_count()
+                                and clock.get_subscription_count())
+        t_ns = 100 * 10**9
+
+        def tick(with_inputs):
+            clock.publish(Clock(clock=ns_to_stamp(t_ns)))
+            if with_inputs:
+                odom.publish(odometry(t_ns, vx=1.0))
+                traj.publish(straight_path(t_ns))
+            probe.spin_until(lambda: False, 0.05)
+        for _ in range(20):
+            tick(True)
+            t_ns += 50_000_000
+        assert probe.spin_until(lambda: probe.received['/fc/command']
+                                and probe.received['/fc/command'][-1].axes[0] > 0.0, 2.0)
+        t_ns = 10 * 10**9                                   # reset: back by ~91 s
+        for _ in range(30):                                 # 1.5 s of sim time, no inputs
+            tick(False)
+            t_ns += 50_000_000
+        last = probe.received['/fc/command'][-1].axes
+        assert (last[0], last[2]) == (0.0, 1.0), last
+    finally:
+        probe.close()
+        group.shutdown()

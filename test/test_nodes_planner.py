@@ -36,7 +36,8 @@ def rig():
     rclpy.init(context=context, domain_id=fresh_domain_id())
     remap = {f'~/input/cameras/{c}/image': f'/t/cam/{c}' for c in CAMERA_NAMES}
     remap.update({'~/input/odometry': '/t/odom', '~/input/route': '/t/route',
-                  '~/output/trajectory': '/t/trajectory', '~/output/markers': '/t/markers'})
+                  '~/output/trajectory': '/t/trajectory', '~/output/markers': '/t/markers',
+                  '~/output/lane_markers': '/t/lanes'})
     specs = [NodeSpec('planner_node', remappings=remap, parameters={
                  'image_transports': TRANSPORTS, 'max_input_age_s': 1.0,
                  'diagnostics_period_s': 0.2, 'model_preset': 'mini'}),
@@ -46,7 +47,8 @@ def rig():
     group = start_nodes(specs, context=context)
     probe = Probe(context, 'planner_probe')
     for msg_type, topic in ((Path, '/t/trajectory'), (MarkerArray, '/t/markers'),
-                            (DiagnosticArray, '/diagnostics'), (Joy, '/t/command')):
+                            (MarkerArray, '/t/lanes'), (DiagnosticArray, '/diagnostics'),
+                            (Joy, '/t/command')):
         probe.listen(msg_type, topic)
     probe.cams = {c: probe.node.create_publisher(
         CompressedImage if t == 'compressed' else Image, f'/t/cam/{c}', SENSOR_QOS)
@@ -122,6 +124,10 @@ def test_plan_markers_diagnostics_and_command(rig):
                                         for m in probe.received['/t/command']))
     assert probe.spin_until(lambda: any(
         m.markers and m.markers[0].header.stamp == stamp for m in probe.received['/t/markers']))
+    # the map head's lanes, ego frame, a DELETEALL first (the mini engine may find none)
+    assert probe.spin_until(lambda: any(
+        m.markers and m.markers[0].header.stamp == stamp and m.markers[0].action == 3
+        and m.markers[0].header.frame_id == 'base_link' for m in probe.received['/t/lanes']))
     def planned_ok():
         diags = probe.received['/diagnostics']
         if not diags or _latest_status(probe).level != DiagnosticStatus.OK:
@@ -172,3 +178,33 @@ def test_clock_jump_back_resets_model_memory_and_keeps_planning(rig):
     assert probe.spin_until(lambda: _plans(probe, back_ns), 10.0)   # planned on a fresh memory
     assert probe.spin_until(lambda: n_resets() == before + 1, 5.0)
     publish_until_planned(probe)
+
+
+def test_parameters_report_the_checkpoint_settings_in_effect(ros_context):
+    """checkpoint: default (the shipped student, trained on single frames) with
+    temporal_memory: true: `ros2 param get` must say False (the value in effect), and a
+    runtime change is refused."""
+    from rcl_interfaces.srv import GetParameters, SetParameters
+    from rclpy.parameter import Parameter
+    specs = [NodeSpec('planner_node', name='pm_planner', parameters={
+        'checkpoint': 'default', 'temporal_memory': True, 'warmup_iters': 0})]
+    group = start_nodes(specs, context=ros_context)
+    probe = Probe(ros_context, 'pm_probe')
+    try:
+        get = probe.node.create_client(GetParameters, '/pm_planner/get_parameters')
+        assert get.wait_for_service(timeout_sec=10.0)
+        future = get.call_async(GetParameters.Request(names=['temporal_memory', 'checkpoint']))
+        assert probe.spin_until(future.done, 10.0)
+        values = future.result().values
+        assert values[0].bool_value is False and values[1].string_value == 'default'
+        assert group.nodes[0].engine.cfg.temporal_memory is False
+        put = probe.node.create_client(SetParameters, '/pm_planner/set_parameters')
+        assert put.wait_for_service(timeout_sec=10.0)
+        future = put.call_async(SetParameters.Request(
+            parameters=[Parameter('temporal_memory', value=True).to_parameter_msg()]))
+        assert probe.spin_until(future.done, 10.0)
+        result = future.result().results[0]
+        assert not result.successful and 'start-up' in result.reason
+    finally:
+        probe.close()
+        group.shutdown()

@@ -187,16 +187,18 @@ def test_future_stamps_refused_and_error(planner):
     recover(probe)
 
 
-def test_singular_camera_info_refused_planning_goes_on(planner):
+def test_singular_camera_info_refused_warn_planning_goes_on(planner):
     probe = planner
     recover(probe)
-    probe.info.publish(camera_info_from_intrinsics(np.zeros((3, 3)), W, H))
-    stream(probe, 0.5)
-    assert probe.spin_until(lambda: int(values(probe).get('bad_inputs /pf/info/CAM_FRONT', 0))
-                            >= 1, 3.0)
     t0 = probe.now_ns()
-    stream(probe, 0.5)
-    assert planned_since(probe, t0)
+    for _ in range(8):                                   # a camera driver sending K = 0
+        probe.info.publish(camera_info_from_intrinsics(np.zeros((3, 3)), W, H))
+        stream(probe, 0.2)
+    assert int(values(probe).get('bad_inputs /pf/info/CAM_FRONT', 0)) >= 1
+    assert status(probe).level == DiagnosticStatus.WARN, status(probe)
+    assert int(values(probe)['window bad_camera_info']) >= 1
+    assert planned_since(probe, t0)                      # rig intrinsics: still planning
+    recover(probe)
 
 
 @pytest.mark.parametrize('route', [np.zeros((0, 2)), [[3.0, 4.0]], [[np.nan, 0.0]] * 5])

@@ -15,6 +15,7 @@ from orion_lite_ros.planning.frame_assembly import (
     ImageFault,
     PlannerNodeConfig,
     engine_config,
+    engine_config_class,
 )
 from orion_lite_ros.ros.conversions import camera_info_from_intrinsics, odometry_from_ego_state
 from orion_lite_ros.ros.image_codec import rgb_to_image
@@ -174,3 +175,19 @@ def test_engine_errors_name_the_config():
     from orion_lite_ros.planning.frame_assembly import build_engine
     with pytest.raises(EngineError, match=r'^model \(EngineConfig\(.*int8'):
         build_engine(engine_config(precision='int8', warmup_iters=0))
+
+
+def test_engine_config_in_effect_reports_the_checkpoint_settings():
+    pytest.importorskip('torch')
+    from orion_lite_ros.planning.frame_assembly import (
+        engine_config_in_effect,
+        weights_description,
+    )
+    resolved, changed = engine_config_in_effect(engine_config_class()(
+        checkpoint='default', temporal_memory=True))
+    assert resolved.temporal_memory is False
+    assert changed['temporal_memory'] == (True, False) and 'checkpoint' not in changed
+    assert 'shipped student' in weights_description('default', resolved)
+    assert 'RANDOM' in weights_description('', engine_config_class()())
+    with pytest.raises(EngineError, match='jpeg_quality'):
+        engine_config_in_effect(engine_config_class()(jpeg_quality=500))

@@ -218,3 +218,147 @@ def test_collision_proxy_from_marker_boxes_in_the_bag(tmp_path):
     assert clear.summary['collision']['rate_3s'] == 0.0
     assert hit.summary['collision']['rate_3s'] > 0.3
     assert hit.frames[0].collision[3] == 1.0          # t = 2 s: ego at x = 10 m, y = 3.5 m
+
+
+@pytest.mark.parametrize('prefix', [3, 25])        # fewer / more than the sync queue (10)
+def test_odometry_stamped_on_the_wall_clock_first(tmp_path, prefix):
+    # A node started before /clock stamps its first odometry with the wall clock: newer
+    # than everything after it. This used to end the replay with a KeyError.
+    drive = SyntheticDrive(duration_s=2.0, image_hw=(24, 40), wall_clock_odometry=prefix,
+                           odometry_extra_delay_ns=5_000_000)
+    result = replay(_bag(tmp_path, drive=drive), CFG, constant_velocity)
+    assert len(result.frames) == 21
+    assert result.summary['l2_1s_m'] == pytest.approx(0.0, abs=1e-9)
+    jumps = [p for p in result.problems if p.kind == 'clock_jump']
+    assert len(jumps) == 1 and jumps[0].topic == result.topics.odometry
+    assert f'after {prefix} message(s)' in jumps[0].detail
+    assert not [p for p in result.problems if p.kind == 'odometry_gap']
+
+
+def test_cli_does_not_traceback_on_wall_clock_odometry(tmp_path, capsys):
+    from orion_lite_ros.cli.replay import parse_args, run
+    drive = SyntheticDrive(duration_s=1.0, image_hw=(24, 40), wall_clock_odometry=25)
+    args = parse_args([str(_bag(tmp_path, drive=drive)), '--quiet'])
+    assert run(args, planner=constant_velocity) == 0
+    assert 'clock_jump' in capsys.readouterr().out
+
+
+def test_wall_clock_odometry_without_the_clock_guard_plans_nothing_but_runs(tmp_path,
+                                                                           monkeypatch):
+    # The synchroniser alone (message_filters semantics): the queued wall-clock odometry is
+    # newer than every later pose, which is dropped on arrival; no set forms, nothing raises.
+    from orion_lite_ros.eval import frames
+    monkeypatch.setattr(frames, 'MAX_BACKWARD_JUMP_S', 1e12)
+    drive = SyntheticDrive(duration_s=1.0, image_hw=(24, 40), wall_clock_odometry=25,
+                           odometry_extra_delay_ns=5_000_000)   # a pose completes each set
+    result = replay(_bag(tmp_path, drive=drive), CFG, constant_velocity)
+    assert result.frames == [] and not result.ok
+
+
+def _legacy_copy(src_bag, dst_dir):
+    """A 2019-style bag (ROS 2 Crystal/Dashing): one .db3, no metadata.yaml, the early schema
+    (no QoS column, no definitions) and type names without /msg/."""
+    import sqlite3
+    with BagSource(src_bag) as src:
+        raw = list(src.raw_messages())
+    dst_dir.mkdir()
+    db = sqlite3.connect(dst_dir / 'legacy_0.db3')
+    db.executescript(
+        'CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,'
+        ' serialization_format TEXT NOT NULL);'
+        'CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL,'
+        ' timestamp INTEGER NOT NULL, data BLOB NOT NULL);')
+    ids = {}
+    for conn, t, data in raw:
+        if conn.topic not in ids:
+            ids[conn.topic] = len(ids) + 1
+            db.execute('INSERT INTO topics VALUES (?, ?, ?, ?)',
+                       (ids[conn.topic], conn.topic, conn.msgtype.replace('/msg/', '/'), 'cdr'))
+        db.execute('INSERT INTO messages (topic_id, timestamp, data) VALUES (?, ?, ?)',
+                   (ids[conn.topic], t, bytes(data)))
+    db.commit()
+    db.close()
+    return dst_dir
+
+
+def test_legacy_bag_type_names_are_normalised(tmp_path):
+    bag = _legacy_copy(_bag(tmp_path, storage='sqlite3', embed_definitions=False),
+                       tmp_path / 'legacy')
+    with BagSource(bag) as src:
+        assert src.topics['/sim/ego/odometry'][0] == 'nav_msgs/msg/Odometry'
+    result = replay(bag, CFG, constant_velocity)
+    assert len(result.frames) == 41
+    assert result.summary['l2_3s_m'] == pytest.approx(0.0, abs=1e-9)
+    kinds = {p.kind for p in result.problems}
+    assert {'legacy_type_names', 'no_metadata'} <= kinds
+
+
+QOS_HUMBLE_STRING = (
+    '"- history: 3\\n  depth: 0\\n  reliability: 1\\n  durability: 2\\n  deadline:\\n'
+    '    sec: 2147483647\\n    nsec: 4294967295\\n  lifespan:\\n    sec: 2147483647\\n'
+    '    nsec: 4294967295\\n  liveliness: 1\\n  liveliness_lease_duration:\\n'
+    '    sec: 2147483647\\n    nsec: 4294967295\\n  avoid_ros_namespace_conventions: false"')
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_metadata_qos_unlike_the_storage_file_is_still_read(tmp_path, storage):
+    # rosbag2's own test bags: metadata.yaml's QoS strings differ from the storage file's,
+    # and rosbags then matches no connection (0 messages, no warning).
+    bag = _bag(tmp_path, storage=storage)
+    meta = bag / 'metadata.yaml'
+    meta.write_text(meta.read_text().replace('offered_qos_profiles: []',
+                                             'offered_qos_profiles: ' + QOS_HUMBLE_STRING))
+    from rosbags.rosbag2 import Reader
+    with Reader(bag) as plain:                                 # the failure being fixed
+        assert sum(1 for _ in plain.messages()) == 0
+    result = replay(bag, CFG, constant_velocity)
+    assert len(result.frames) == 41
+    [why] = [p for p in result.problems if p.kind == 'metadata_mismatch']
+    assert 'offered QoS' in why.detail and 'directly instead' in why.detail
+
+
+def test_broken_embedded_definition_falls_back_to_the_type_store(tmp_path):
+    from orion_lite_ros.eval import msg_build as mb
+    from orion_lite_ros.eval.bag_io import BagSink, typestore_for
+    store = typestore_for('humble')
+    with BagSink(tmp_path / 'b', 'mcap', 'humble') as sink:
+        conn = sink.connection('/odom', 'nav_msgs/msg/Odometry', msgdef='float64 x\n',
+                               digest='RIHS01_' + '1' * 64)
+        for k in range(3):
+            msg = mb.odometry_msg(store, (k + 1) * 10**9, float(k), 0.0, 0.0, 1.0, 0.0)
+            sink.write_raw(conn, store.serialize_cdr(msg, 'nav_msgs/msg/Odometry'),
+                           (k + 1) * 10**9)
+    with BagSource(tmp_path / 'b') as src:
+        got = [m.msg.pose.pose.position.x for m in src.messages(['/odom'])]
+        assert got == [0.0, 1.0, 2.0]
+        [p] = src.problems
+        assert p.kind == 'bad_definition' and 'humble type store' in p.detail
+
+
+def test_unusable_odometry_says_why_before_the_engine_is_built(tmp_path, monkeypatch, capsys):
+    # The odometry topic carries another type: the error names it (not only "missing or
+    # unreadable") and comes from the bag check, before any engine is built.
+    from orion_lite_ros.cli import replay as cli
+    from orion_lite_ros.eval.bag_io import BagSink
+    from orion_lite_ros.eval.msg_build import make
+    bag = tmp_path / 'wrong'
+    with BagSink(bag, 'mcap', 'humble') as sink:
+        sink.write('/sim/ego/odometry', make(sink.store, 'std_msgs/msg/String', data='x'), 1)
+    monkeypatch.setattr(cli, 'make_engine_planner',
+                        lambda *a, **k: pytest.fail('engine built for an unusable bag'))
+    assert cli.main([str(bag), '--quiet', '--topic-map', 'sim']) == 2
+    err = capsys.readouterr().err
+    assert "odometry topic '/sim/ego/odometry' is unusable" in err
+    assert 'type std_msgs/msg/String; expected nav_msgs/msg/Odometry' in err
+    assert '/sim/ego/odometry (std_msgs/msg/String, 1)' in err
+
+
+def test_cli_prints_the_bag_check_first(tmp_path, capsys):
+    from orion_lite_ros.cli.replay import parse_args, run
+    bag = _bag(tmp_path, drive=SyntheticDrive(duration_s=0.5, image_hw=(24, 40)))
+    assert run(parse_args([str(bag), '--quiet']), planner=constant_velocity) == 0
+    out = capsys.readouterr().out
+    head = out.splitlines()[0]
+    assert head.startswith('bag ') and 'mcap' in head
+    line = next(x for x in out.splitlines() if x.strip().startswith('/sim/ego/odometry'))
+    assert 'nav_msgs/msg/Odometry' in line and line.split()[2] == '11' and 'odometry' in line

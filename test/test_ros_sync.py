@@ -131,20 +131,141 @@ def test_closest_candidate_wins_and_extra_args_are_passed(module):
     assert got == [(2.0, 0.0, 'tag')]
 
 
-def test_headerless_messages_are_dropped_unless_allowed():
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_message_older_than_a_full_queue_is_dropped_not_matched(module):
+    # Queue 0 full of wall-clock stamps; a sim-time message on it is evicted on arrival and
+    # must not anchor a match (ours used to pop it again: KeyError).
+    h = Harness(module, topics=2, queue_size=2)
+    wall = 1_764_000_000 * 10**9
+    for k in range(2):
+        h.inputs[0].signalMessage(_stamped(wall + k * FRAME_NS, 100 + k))
+    h.feed(1, 0)
+    h.feed(0, 0)                                  # older than both queued: dropped
+    assert h.frames() == []
+    assert sorted(h.sync.queues[0]) == [wall, wall + FRAME_NS]
+    h.feed(1, 1)
+    assert h.frames() == [] and len(h.sync.queues[1]) == 2
+
+
+def _stamped(stamp_ns: int, tag: int) -> PointStamped:
+    msg = PointStamped()
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.point.x = float(tag)
+    return msg
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_headerless_messages_are_dropped_unless_allowed(module):
     from std_msgs.msg import String
-    inputs = [ours.SimpleFilter() for _ in range(2)]
-    strict = ours.ApproximateTimeSynchronizer(inputs, 5, 0.5)
+    inputs = [module.SimpleFilter() for _ in range(2)]
+    strict = module.ApproximateTimeSynchronizer(inputs, 5, 0.5)
     got = []
     strict.registerCallback(lambda *m: got.append(m))
     inputs[0].signalMessage(String(data='a'))
     assert strict.queues == [{}, {}]
-    loose_inputs = [ours.SimpleFilter() for _ in range(2)]
-    loose = ours.ApproximateTimeSynchronizer(loose_inputs, 5, 0.5, allow_headerless=True)
+    loose_inputs = [module.SimpleFilter() for _ in range(2)]
+    loose = module.ApproximateTimeSynchronizer(loose_inputs, 5, 0.5, allow_headerless=True)
     loose.registerCallback(lambda *m: got.append(m))
     loose_inputs[0].signalMessage(String(data='a'))
     loose_inputs[1].signalMessage(String(data='b'))
     assert [m.data for m in got[0]] == ['a', 'b']
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_time_synchronizer_needs_equal_stamps(module):
+    inputs = [module.SimpleFilter() for _ in range(3)]
+    sync = module.TimeSynchronizer(inputs, 4)
+    got = []
+    sync.registerCallback(lambda *m: got.append(tuple(int(x.point.x) for x in m)))
+    for topic in range(3):
+        inputs[topic].signalMessage(_msg(0))
+    inputs[0].signalMessage(_msg(1))
+    inputs[1].signalMessage(_msg(1))
+    inputs[2].signalMessage(_msg(1, jitter_ns=1))        # 1 ns off: no set
+    inputs[2].signalMessage(_msg(2))
+    assert got == [(0, 0, 0)]
+    assert [len(q) for q in sync.queues] == [1, 1, 2]
+
+
+def _rclpy_time(stamp_ns: int):
+    from rclpy.time import Time
+    return Time(nanoseconds=stamp_ns)
+
+
+def _cache(module, size: int, frames, **kw):
+    source = module.SimpleFilter()
+    cache = module.Cache(source, size, **kw)
+    passed = []
+    cache.registerCallback(lambda m: passed.append(int(m.point.x) if hasattr(m, 'point')
+                                                   else m))
+    for frame in frames:
+        source.signalMessage(_msg(frame))
+    return cache, passed
+
+
+def _t(frame: int, jitter_ns: int = 0):
+    return _rclpy_time(1_000_000_000 + frame * FRAME_NS + jitter_ns)
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_cache_keeps_the_last_arrivals_and_answers_queries(module):
+    cache, passed = _cache(module, 4, [0, 1, 3, 2, 4, 5])    # 3 arrives before 2
+    assert passed == [0, 1, 3, 2, 4, 5]                      # every message passed on
+    frames = lambda msgs: [int(m.point.x) for m in msgs]     # noqa: E731
+    assert frames(cache.getInterval(_t(0), _t(9))) == [3, 2, 4, 5]    # arrival order
+    assert frames(cache.getInterval(_t(2), _t(4))) == [3, 2, 4]
+    assert cache.getInterval(_t(6), _t(9)) == []
+    assert int(cache.getElemAfterTime(_t(2, 1)).point.x) == 3   # first arrival at/after
+    assert int(cache.getElemAfterTime(_t(4)).point.x) == 4      # equal stamp counts
+    assert cache.getElemAfterTime(_t(5, 1)) is None
+    assert int(cache.getElemBeforeTime(_t(3, -1)).point.x) == 2  # last arrival at/before
+    assert cache.getElemBeforeTime(_t(2, -1)) is None
+    assert cache.getLastestTime() == _t(5) and cache.getOldestTime() == _t(3)
+    assert cache.getLastestTime().nanoseconds == _t(5).nanoseconds
+    assert int(cache.getLast().point.x) == 5
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_empty_cache_and_headerless(module):
+    from std_msgs.msg import String
+    cache, _ = _cache(module, 3, [])
+    assert cache.getLastestTime() is None and cache.getOldestTime() is None
+    assert cache.getLast() is None and cache.getElemAfterTime(_t(0)) is None
+    cache.add(String(data='x'))                                # no header: dropped
+    assert cache.getLastestTime() is None
+    loose, _ = _cache(module, 3, [], allow_headerless=True)
+    before = time.time_ns()
+    loose.add(String(data='x'))                                # stamped with the clock now
+    stamp = loose.getLastestTime().nanoseconds
+    assert before <= stamp <= time.time_ns()
+    assert loose.getLast().data == 'x'
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_cache_chains_into_a_synchronizer(module):
+    sources = [module.SimpleFilter() for _ in range(2)]
+    caches = [module.Cache(s, 5) for s in sources]
+    sync = module.ApproximateTimeSynchronizer(caches, 5, 0.02)
+    got = []
+    sync.registerCallback(lambda a, b: got.append((int(a.point.x), int(b.point.x))))
+    sources[0].signalMessage(_msg(0))
+    sources[1].signalMessage(_msg(0, jitter_ns=5_000_000))
+    assert got == [(0, 0)]
+
+
+def test_cache_queries_take_stamp_messages_and_ns_too():
+    cache, _ = _cache(ours, 3, [0, 1, 2])
+    assert int(cache.getElemAfterTime(ns_to_stamp(1_050_000_000)).point.x) == 1
+    assert int(cache.getElemBeforeTime(1_150_000_000).point.x) == 1
+    assert len(cache.getInterval(ns_to_stamp(1_000_000_000), 1_200_000_000)) == 3
+    with pytest.raises(AssertionError):
+        cache.getInterval(_t(2), _t(1))
+
+
+def test_stamp_without_rclpy_orders_like_rclpy_time():
+    a, b = ours.Stamp(5), ours.Stamp(7)
+    assert a < b and a <= 5 and b > ns_to_stamp(6) and a == ours.Stamp(5)
+    assert a.to_msg().nanosec == 5
 
 
 def test_callback_runs_outside_our_lock():
@@ -184,7 +305,8 @@ def test_pruned_search_equals_full_product():
 def test_import_message_filters_falls_back_to_ours():
     module = import_message_filters()
     assert module is (real if real is not None else ours)
-    for name in ('Subscriber', 'ApproximateTimeSynchronizer', 'SimpleFilter'):
+    for name in ('Subscriber', 'ApproximateTimeSynchronizer', 'SimpleFilter', 'Cache',
+                 'TimeSynchronizer'):
         assert hasattr(module, name)
 
 
@@ -221,3 +343,33 @@ def _spin_until(executor, done, timeout_s: float = 10.0) -> None:
     while not done():
         assert time.monotonic() < deadline, 'timed out'
         executor.spin_once(timeout_sec=0.05)
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_clock_jump_reset_lets_sets_form_again(module):
+    # Input 0 starts with wall-clock stamps (a node up before /clock): with message_filters'
+    # rule alone its queue holds them forever and no set forms; the reset clears the queue.
+    inputs = [module.SimpleFilter() for _ in range(2)]
+    jumps = []
+    reset = ours.ClockJumpReset(inputs, ['/odom', '/cam'], on_jump=jumps.append)
+    sync = module.ApproximateTimeSynchronizer(inputs, 3, 0.02)
+    reset.attach(sync)
+    sets = []
+    sync.registerCallback(lambda *m: sets.append(tuple(int(x.point.x) for x in m)))
+    wall = 1_764_000_000 * 10**9
+    for k in range(5):
+        inputs[0].signalMessage(_stamped(wall + k * FRAME_NS, 100 + k))
+    for frame in range(3):
+        inputs[0].signalMessage(_msg(frame))
+        inputs[1].signalMessage(_msg(frame))
+    assert sets == [(0, 0), (1, 1), (2, 2)]
+    [jump] = jumps
+    assert jump.topic == '/odom' and jump.discarded == 5 and jump.from_ns == wall + 4 * FRAME_NS
+    assert 'wall clock' in jump.describe()
+
+
+def test_small_reordering_is_not_a_clock_jump():
+    guard = ours.ClockJumpGuard(1.0)
+    assert guard.check('a', 5_000_000_000) is None
+    assert guard.check('a', 4_200_000_000) is None          # 0.8 s back: reordering
+    assert guard.check('a', 3_900_000_000) is not None      # 1.1 s back: another clock

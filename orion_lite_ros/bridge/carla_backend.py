@@ -227,6 +227,17 @@ def road_option_to_command(option_value: int) -> int:
     return int(Command.LANE_FOLLOW) if option_value < 1 else int(option_value) - 1
 
 
+def route_file_meta(route: RouteSpec) -> dict:
+    """What the leaderboard names a route file's route by: its first scenario's name (the
+    results' ``scenario_name``) and type; the route id itself becomes
+    ``RouteScenario_<id>_rep0`` in the results (``leaderboard_criteria.leaderboard_route_id``)."""
+    if route.extra.get('source') != 'xml':
+        return {}
+    names = [n for n in route.extra.get('scenario_names', '').split(',') if n]
+    return {'scenario_name': names[0] if names else route.scenario,
+            'scenario_type': route.scenario, 'repetition': '0'}
+
+
 def keypoints_from_extra(route: RouteSpec) -> Optional[np.ndarray]:
     text = route.extra.get('keypoints_xyz')
     return None if not text else np.asarray(json.loads(text), dtype=np.float64)
@@ -264,7 +275,7 @@ class CarlaBackend:
         self.ego = None
         self.collector: Optional[FrameCollector] = None
         self._frame, self._t0, self._wall0 = 0, 0.0, 0.0
-        self._traffic_speed = 0.0
+        self._traffic_speed: Optional[float] = None
         self._camera_size_hw = (self.config.camera_height, self.config.camera_width)
 
     # -- route set-up -----------------------------------------------------------------------
@@ -396,19 +407,24 @@ class CarlaBackend:
         t = self._sim_time_s() - self._t0
         before = len(self.monitor.infractions)
         self._check_red_light(t, ego)
-        self.monitor.update(t, (ego.x_m, ego.y_m), ego.speed_mps)
+        self._refresh_traffic_speed(ego)
+        self.monitor.update(t, (ego.x_m, ego.y_m), ego.speed_mps, self._traffic_speed)
         self._record_trace(ego)
         new = [i.kind for i in self.monitor.infractions[before:]]
         return StepStatus(done=self.monitor.done,
                           route_completion_pct=self.monitor.completion_pct, new_infractions=new)
 
-    def _record_trace(self, ego: EgoState) -> None:
+    def _refresh_traffic_speed(self, ego: EgoState) -> None:
         if len(self.trace.trace.speed_mps) % 10 == 0:
             self._traffic_speed = self._nearby_traffic_speed(ego)
-        self.trace.add(ego.speed_mps, ego.ax_mps2, ego.ay_mps2, ego.yaw_rate_rps,
-                       self._traffic_speed)
 
-    def _nearby_traffic_speed(self, ego: EgoState) -> float:
+    def _record_trace(self, ego: EgoState) -> None:
+        traffic = self._traffic_speed
+        self.trace.add(ego.speed_mps, ego.ax_mps2, ego.ay_mps2, ego.yaw_rate_rps,
+                       0.0 if traffic is None else traffic)
+
+    def _nearby_traffic_speed(self, ego: EgoState) -> Optional[float]:
+        """Mean speed of the vehicles around the ego; None when there are none."""
         speeds = []
         for actor in self.world.get_actors().filter('vehicle.*'):
             if actor.id == self.ego.id:
@@ -417,7 +433,7 @@ class CarlaBackend:
             if np.hypot(loc.x - ego.x_m, -loc.y - ego.y_m) <= self.config.traffic_radius_m:
                 v = actor.get_velocity()
                 speeds.append(float(np.hypot(v.x, v.y)))
-        return float(np.mean(speeds)) if speeds else 0.0
+        return float(np.mean(speeds)) if speeds else None
 
     def _check_red_light(self, t: float, ego: EgoState) -> None:
         """Simple check: moving (> 1 m/s) inside a red light's trigger volume."""
@@ -439,6 +455,8 @@ class CarlaBackend:
     # -- results and teardown -------------------------------------------------------------
     def finish_route(self) -> RouteRecord:
         m, route = self.monitor, self.route
+        ego = self._ego_state() if self.ego is not None else None
+        m.finish(self._sim_time_s() - self._t0, (ego.x_m, ego.y_m) if ego else (0.0, 0.0))
         record = RouteRecord(
             route_id=route.route_id, scenario=route.scenario, abilities=route.abilities,
             route_length_m=m.length_m, route_completion_pct=m.completion_pct,
@@ -447,7 +465,8 @@ class CarlaBackend:
             game_time_s=self._sim_time_s() - self._t0,
             system_time_s=time.monotonic() - self._wall0, trace=self.trace.trace,
             meta={'backend': 'carla', 'town': route.town,
-                  'carla_server': str(self.client.get_server_version())})
+                  'carla_server': str(self.client.get_server_version()),
+                  **route_file_meta(route)})
         self._teardown_route()
         return record
 

@@ -2,14 +2,20 @@
 
 Used by ``CarlaBackend`` outside the leaderboard: route completion by projecting the ego onto
 the route (monotonic progress), route timeout, route deviation, agent blocked, collisions
-(debounced per other actor) and red lights (one per light). Inside the CARLA leaderboard its
-own criteria (scenario_runner's atomic criteria) produce the official results instead.
+(debounced per other actor), red lights (one per light) and the leaderboard's min-speed
+checkpoints (``eval.leaderboard_criteria``). Inside the CARLA leaderboard its own criteria
+(scenario_runner's atomic criteria) produce the official results instead.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from orion_lite_ros.eval.leaderboard_criteria import (
+    MinSpeedCheckpoints,
+    failed_status,
+    min_speed_infraction,
+)
 from orion_lite_ros.eval.records import (
     COLLISION_PEDESTRIAN,
     COLLISION_STATIC,
@@ -29,7 +35,7 @@ class MonitorConfig:
     end_tolerance_m: float = 3.0          # remaining route below this = route completed
     deviation_m: float = 30.0             # leaderboard's route deviation distance
     blocked_speed_mps: float = 0.1
-    blocked_time_s: float = 180.0         # leaderboard's blocked criterion
+    blocked_time_s: float = 60.0          # Bench2Drive's ActorBlockedTest (leaderboard: 180)
     collision_debounce_s: float = 2.0     # same other actor within this window: one event
     search_window_m: float = 50.0
 
@@ -57,6 +63,7 @@ class RouteMonitor:
         self._slow_since: Optional[float] = None
         self._last_collision: Dict[int, float] = {}
         self._red_lights_run: set = set()
+        self.min_speed = MinSpeedCheckpoints(self.length_m)
 
     @property
     def completion_pct(self) -> float:
@@ -75,8 +82,10 @@ class RouteMonitor:
         self.infractions.append(inf)
         return inf
 
-    def update(self, t_s: float, xy, speed_mps: float) -> List[Infraction]:
-        """Advance with the ego at ``xy`` after ``t_s`` seconds; returns new infractions."""
+    def update(self, t_s: float, xy, speed_mps: float,
+               traffic_speed_mps: Optional[float] = None) -> List[Infraction]:
+        """Advance with the ego at ``xy`` after ``t_s`` seconds; returns new infractions.
+        ``traffic_speed_mps``: mean speed of the traffic around (None: no traffic)."""
         if self.done:
             return []
         xy = np.asarray(xy, dtype=np.float64)
@@ -85,6 +94,9 @@ class RouteMonitor:
                             self.progress_m + c.search_window_m)
         self.progress_m = max(self.progress_m, s)
         new: List[Infraction] = []
+        value = self.min_speed.update(self.progress_m, speed_mps, traffic_speed_mps)
+        if value is not None:
+            new.append(self._add_min_speed(value, t_s, xy))
         if self.completion_pct >= 100.0:
             self.done_reason = 'Completed'
         elif abs(offset) > c.deviation_m:
@@ -121,8 +133,18 @@ class RouteMonitor:
         self._red_lights_run.add(light_id)
         return self._add(RED_LIGHT, t_s, xy, f'Agent ran a red light {light_id}')
 
+    def _add_min_speed(self, value: float, t_s: float, xy) -> Infraction:
+        inf = min_speed_infraction(value, t_s, xy[0], xy[1])
+        self.infractions.append(inf)
+        return inf
+
+    def finish(self, t_s: float, xy) -> Optional[Infraction]:
+        """End of the route (whoever ended it): the last min-speed stretch, once."""
+        value = self.min_speed.finish(self.progress_m)
+        return None if value is None else self._add_min_speed(value, t_s, xy)
+
     def status(self) -> str:
-        return self.done_reason or 'Failed - Simulation stopped'
+        return self.done_reason or failed_status()      # stopped from outside: 'Failed'
 
 
 class TraceRecorder:

@@ -7,6 +7,7 @@ Reads the .pth with torch.load(weights_only=True) (no arbitrary unpickling), map
 OUT_DIR/model.safetensors + OUT_DIR/config.json.
 """
 import argparse
+from pathlib import Path
 import sys
 
 from orion_lite_ros.model.checkpoint import CheckpointError, read_pth, save_checkpoint
@@ -20,6 +21,9 @@ def main(argv=None) -> int:
     parser.add_argument('out_dir', help='output checkpoint directory')
     parser.add_argument('--preset', default='orion_lite', help='model preset (orion_lite)')
     args = parser.parse_args(argv)
+    if not Path(args.input).is_file():
+        print(f'orion-lite-convert: {args.input}: no such file', file=sys.stderr)
+        return 2
     from orion_lite_ros.model.convert import convert_official_state, official_config
     from orion_lite_ros.model.orion_lite import OrionLite
     # The official VAE head emits x-right / y-forward waypoints; the config records that so
@@ -37,8 +41,8 @@ def main(argv=None) -> int:
             print('conversion incomplete; nothing written', file=sys.stderr)
             return 1
         model.load_state_dict(report.state, strict=True)
-    except CheckpointError as exc:
-        print(f'error: {exc}', file=sys.stderr)
+    except (CheckpointError, OSError) as exc:
+        print(f'orion-lite-convert: {exc}', file=sys.stderr)
         return 2
     print('wrote', save_checkpoint(args.out_dir, model, cfg))
     return 0

@@ -189,13 +189,17 @@ def _wait(group, deadline: float, progress) -> None:
     while proc.poll() is None:
         if time.monotonic() > deadline:
             raise TimeoutError('the bridge did not finish in time')
-        if any(p.poll() is not None for p in group.processes[1:]):
-            raise RuntimeError('a driving node exited early; see its log above')
+        early = [(name, code) for name, code in group.exited() if name != 'bridge_node']
+        if early:
+            from orion_lite_ros.nodes.runner import describe_exit
+            raise RuntimeError('; '.join(f'{name} exited early: {describe_exit(code)}'
+                                         for name, code in early) + ' (see its log above)')
         if progress is not None:
             progress.poll()
         time.sleep(0.2)
     if proc.returncode != 0:
-        raise RuntimeError(f'bridge_node exited with code {proc.returncode}')
+        from orion_lite_ros.nodes.runner import describe_exit
+        raise RuntimeError(f'bridge_node exited: {describe_exit(proc.returncode)}')
 
 
 def run_one(cfg: DemoConfig, driver: str) -> dict:

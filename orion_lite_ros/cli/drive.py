@@ -3,6 +3,12 @@
     orion-lite-drive --profile sim     # package config/planner.yaml + controller.yaml
     orion-lite-drive --profile carla --config my.yaml --use-sim-time --mode processes
     orion-lite-drive --profile autoware --print          # show the equivalent `ros2 run` lines
+    orion-lite-drive --profile carla --checkpoint /models/orion_lite   # other weights
+
+``--checkpoint`` (launch argument ``checkpoint``) defaults to ``default``, the shipped student
+(config/default_checkpoint.yaml), for every profile; it wins over the YAMLs. ``''`` plans with
+random weights (tests only). After a colcon build the same is ``ros2 run orion_lite_ros
+orion-lite-drive ...``.
 
 Profiles live in config/profiles/<name>.yaml (format in docs/nodes.md); ``--profile`` also
 takes a path. ``launch/drive.launch.py`` reads the same files through ``drive_specs``.
@@ -18,6 +24,7 @@ import yaml
 _PACKAGE = 'orion_lite_ros'
 PROFILES = ('sim', 'carla', 'autoware')
 DRIVE_NODES = ('planner_node', 'controller_node')
+DEFAULT_CHECKPOINT = 'default'             # the shipped student (config/default_checkpoint.yaml)
 
 
 def config_dir() -> Path:
@@ -59,8 +66,10 @@ def load_profile(profile: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
 
 
 def drive_specs(profile: str = 'sim', config_files: Optional[Sequence[str]] = None,
-                use_sim_time: bool = False, nodes: Sequence[str] = DRIVE_NODES) -> list:
-    """NodeSpecs for the planner and controller with the profile's remappings/parameters."""
+                use_sim_time: bool = False, nodes: Sequence[str] = DRIVE_NODES,
+                checkpoint: Optional[str] = DEFAULT_CHECKPOINT) -> list:
+    """NodeSpecs for the planner and controller with the profile's remappings/parameters;
+    ``checkpoint`` (None: leave it to the YAMLs and the profile) overrides them."""
     from orion_lite_ros.nodes.runner import NodeSpec
     files = tuple(str(f) for f in (config_files or default_config_files()))
     for path in files:
@@ -71,6 +80,8 @@ def drive_specs(profile: str = 'sim', config_files: Optional[Sequence[str]] = No
     for node in nodes:
         entry = entries.get(node, {'remappings': {}, 'parameters': {}})
         params = dict(entry['parameters'], use_sim_time=bool(use_sim_time))
+        if node == 'planner_node' and checkpoint is not None:
+            params['checkpoint'] = checkpoint
         specs.append(NodeSpec(node, params_files=files, parameters=params,
                               remappings=entry['remappings']))
     return specs
@@ -82,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--config', action='append', default=None,
                    help='parameter YAML (repeatable); default: package planner + controller')
     p.add_argument('--use-sim-time', action='store_true')
+    p.add_argument('--checkpoint', default=DEFAULT_CHECKPOINT,
+                   help="planner weights: 'default' = the shipped student, a checkpoint path, "
+                        "or '' for random weights (tests only)")
     p.add_argument('--mode', choices=('threads', 'processes'), default='threads')
     p.add_argument('--no-dds-profile', action='store_true',
                    help='do not load the shipped Fast DDS shared-memory profile')
@@ -98,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         specs = drive_specs(args.profile, args.config, args.use_sim_time,
-                            args.only or DRIVE_NODES)
+                            args.only or DRIVE_NODES, args.checkpoint)
     except (FileNotFoundError, ValueError) as exc:
         print(f'orion-lite-drive: {exc}', file=sys.stderr)
         return 2

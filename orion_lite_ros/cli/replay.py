@@ -12,7 +12,7 @@ from typing import List, Optional
 
 from orion_lite_ros.eval.bag_io import TYPESTORES, BagError
 from orion_lite_ros.eval.frames import NodeSettings, ReplayError
-from orion_lite_ros.eval.replay import ReplayConfig, make_engine_planner, replay
+from orion_lite_ros.eval.replay import ReplayConfig, check_bag, make_engine_planner, replay
 from orion_lite_ros.eval.report import (
     compare_runs,
     load_report,
@@ -60,9 +60,11 @@ def config_from_args(a: argparse.Namespace) -> ReplayConfig:
 
 
 def run(a: argparse.Namespace, planner=None) -> int:
+    config = config_from_args(a)
+    print(check_bag(a.bag, config).text())       # before the (slow) engine is built
     planner = planner or make_engine_planner(a.checkpoint, a.preset, a.device,
                                              temporal_memory=not a.single_frame)
-    result = replay(a.bag, config_from_args(a), planner)
+    result = replay(a.bag, config, planner)
     report = result_to_json(result, {'checkpoint': a.checkpoint, 'preset': a.preset,
                                      'device': a.device})
     print(summary_text(report))

@@ -201,14 +201,16 @@ class BagSource:
         self._types: Optional[Typestore] = None
         self.connections: List[Connection] = []
         self.undecodable: Dict[str, str] = {}     # msgtype -> why
+        self._base: Optional[Typestore] = None     # the distribution's type store
+        self._fallback: set = set()                # types whose bag definition is broken
 
     # -- opening ---------------------------------------------------------------------------
     def open(self) -> 'BagSource':
         if not self.path.exists():
             raise BagError(f'{self.path}: no such bag (file or directory)')
         for file_or_dir in self._storage_paths():
-            self._readers.append(self._open_one(file_or_dir))
-        self.connections = [c for r in self._readers for c in r.connections]
+            self._readers.extend(self._checked(file_or_dir, self._open_one(file_or_dir)))
+        self.connections = self._normalised([c for r in self._readers for c in r.connections])
         self._types = self._build_typestore()
         return self
 
@@ -250,6 +252,48 @@ class BagSource:
                 raise BagError(f'{path}: cannot open bag: {err}') from err
             return salvaged
 
+    def _normalised(self, connections: List[Connection]) -> List[Connection]:
+        """Connections with ROS 2 type names (early bags say ``sensor_msgs/Image``)."""
+        legacy = sorted({c.msgtype for c in connections if normalise_msgtype(c.msgtype)
+                         != c.msgtype})
+        if legacy:
+            self.problems.append(Problem('legacy_type_names', '', f'type names without /msg/ '
+                                         f'({", ".join(legacy[:3])}...) read as '
+                                         f'{normalise_msgtype(legacy[0])} etc.'))
+        return [c._replace(msgtype=normalise_msgtype(c.msgtype)) for c in connections]
+
+    def _checked(self, path: Path, reader) -> list:
+        """A directory whose metadata.yaml describes topics unlike its storage files (QoS
+        strings or type hashes: rosbag2's own test bags) reads 0 messages of them through
+        rosbags; read the storage files directly instead, or say why not."""
+        unmatched = _unmatched_topics(reader)
+        if not unmatched:
+            return [reader]
+        names = ', '.join(unmatched[:3]) + (f' and {len(unmatched) - 3} more'
+                                            if len(unmatched) > 3 else '')
+        why = (f'metadata.yaml describes {len(unmatched)} topic(s) ({names}) unlike the '
+               'storage file(s) (offered QoS profiles or type hash differ), so they read 0 '
+               'messages through it')
+        if reader.compression_mode:
+            self.problems.append(Problem('metadata_mismatch', '', f'{why}; the bag is '
+                                         f'{reader.compression_mode}-compressed, so its storage '
+                                         'files cannot be read directly: not read'))
+            return [reader]
+        files = [Path(path, f) for f in _relative_paths(path)] or sorted(
+            path.glob('*.mcap')) + sorted(path.glob('*.db3'))
+        try:
+            direct = [Reader(f) for f in files]
+            for r in direct:
+                r.open()
+        except Exception as err:   # noqa: BLE001 - keep the directory reader, say why
+            self.problems.append(Problem('metadata_mismatch', '', f'{why}; opening the storage '
+                                         f'files directly failed too ({err})'))
+            return [reader]
+        reader.close()
+        self.problems.append(Problem('metadata_mismatch', '', f'{why}; reading '
+                                     f'{[f.name for f in files]} directly instead'))
+        return direct
+
     def _salvage(self, path: Path, err: Exception):
         files = [path] if path.is_file() else sorted(path.glob('*.mcap')) + sorted(
             path.glob('*.db3'))
@@ -274,6 +318,7 @@ class BagSource:
         if name == 'auto':
             name = self.ros_distro if self.ros_distro in TYPESTORES else 'humble'
         base = typestore_for(name)
+        self._base = base
         self.typestore_name = name
         typs = dict(base.fielddefs)
         for conn in self.connections:
@@ -307,7 +352,7 @@ class BagSource:
         wanted = set(topics)
         for reader in self._readers:
             conns = [c for c in reader.connections if c.topic in wanted
-                     and c.msgtype not in self.undecodable]
+                     and normalise_msgtype(c.msgtype) not in self.undecodable]
             if conns:
                 yield from self._read(reader, conns)
 
@@ -324,6 +369,23 @@ class BagSource:
     def types(self) -> Typestore:
         return self._types
 
+    def _deserialize(self, raw: bytes, msgtype: str, topic: str):
+        """With the bag's own definitions; when they do not decode a message that the type
+        store's definition does, that type comes from the type store from then on."""
+        if msgtype in self._fallback:
+            return self._base.deserialize_cdr(raw, msgtype)
+        try:
+            return self._types.deserialize_cdr(raw, msgtype)
+        except Exception:   # noqa: BLE001 - try the distribution's definition
+            if msgtype not in self._base.fielddefs:
+                raise
+        msg = self._base.deserialize_cdr(raw, msgtype)
+        self._fallback.add(msgtype)
+        self.problems.append(Problem('bad_definition', topic, f'{msgtype}: the definition '
+                                     'stored in the bag does not decode its messages; using '
+                                     f"the {self.typestore_name} type store's"))
+        return msg
+
     def _read(self, reader, conns: Sequence[Connection]) -> Iterator[BagMessage]:
         failures: Dict[str, int] = {}
         count = 0
@@ -338,15 +400,48 @@ class BagSource:
                                              f'messages: {type(err).__name__}: {err}'))
                 break
             count += 1
+            msgtype = normalise_msgtype(conn.msgtype)
             try:
-                msg = self._types.deserialize_cdr(raw, conn.msgtype)
+                msg = self._deserialize(raw, msgtype, conn.topic)
             except Exception:   # noqa: BLE001 - one bad message must not stop the replay
                 failures[conn.topic] = failures.get(conn.topic, 0) + 1
                 continue
-            yield BagMessage(conn.topic, conn.msgtype, t, msg)
+            yield BagMessage(conn.topic, msgtype, t, msg)
         for topic, n in failures.items():
             self.problems.append(Problem('corrupt', topic, f'{n} message(s) failed to '
                                          'deserialise and were skipped'))
+
+
+def normalise_msgtype(msgtype: str) -> str:
+    """``pkg/Type`` (ROS 2 Crystal/Dashing bags, ROS 1 style) -> ``pkg/msg/Type``."""
+    parts = msgtype.split('/')
+    return f'{parts[0]}/msg/{parts[1]}' if len(parts) == 2 and all(parts) else msgtype
+
+
+def _unmatched_topics(reader) -> List[str]:
+    """Topics of a directory bag's metadata.yaml that no storage connection matches the way
+    rosbags matches them (topic, type, serialization and QoS, type hash when both have one)
+    although the storage holds the topic with that type."""
+    storages = getattr(getattr(reader, 'storage', None), 'storages', None)
+    if not storages:
+        return []
+    out = []
+    for conn in reader.connections:
+        same = [x for st in storages for x in st.connections
+                if x.topic == conn.topic and x.msgtype == conn.msgtype]
+        if same and not any(x.ext == conn.ext and (not x.digest or not conn.digest
+                                                   or x.digest == conn.digest) for x in same):
+            out.append(conn.topic)
+    return sorted(set(out))
+
+
+def _relative_paths(path: Path) -> List[str]:
+    try:
+        import yaml
+        meta = yaml.safe_load((path / 'metadata.yaml').read_text())
+        return list(meta['rosbag2_bagfile_information']['relative_file_paths'])
+    except Exception:   # noqa: BLE001 - fall back to globbing the directory
+        return []
 
 
 def _storage_name(path: Path, reader) -> str:

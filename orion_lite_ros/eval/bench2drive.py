@@ -3,13 +3,16 @@
 Definitions (CARLA leaderboard 2.0 as used by Bench2Drive v0.0.3):
 
 - Route score = route completion (0..100) x infraction penalty; the penalty multiplies one
-  factor per event (``PENALTY_PER_EVENT``). Min-speed and off-route infractions carry no penalty
-  (Bench2Drive marks min speed "unused"; off-route lanes have factor 0 per unit).
+  factor per event (``PENALTY_PER_EVENT``) and, for driving outside the route lanes,
+  ``1 - percentage / 100`` (the leaderboard's "increases" rule with per-unit value 0).
+  Min-speed infractions carry no penalty (Bench2Drive marks them "unused").
 - Driving Score (DS) = mean route score; routes that never finished count 0 when an expected
   route count is given (as the leaderboard divides by the total number of routes).
 - Success Rate (SR) = % of routes that reached the end with no infraction other than min speed.
-- Efficiency = mean over routes of (mean ego speed / mean surrounding-traffic speed) in %,
-  routes without traffic samples skipped, ratios above 1000 % dropped (as Bench2Drive's tool).
+- Efficiency = Bench2Drive's efficiency tool: per route, the mean of its min-speed
+  percentages (values above 1000 % dropped), then the mean over routes that have any. A route
+  recorded without min-speed events (older records) falls back to mean ego speed / mean
+  surrounding-traffic speed over the whole trace (the tool would skip it).
 - Comfortness = % of 20-frame windows whose smoothed kinematics stay within nuPlan's
   ``ego_is_comfortable`` bounds (``ComfortBounds``), averaged over routes.
 - Per-ability SR: success rate of the routes tagged with each ability.
@@ -25,6 +28,11 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from orion_lite_ros.eval.leaderboard_criteria import (
+    failed_status,
+    infraction_message,
+    leaderboard_route_id,
+)
 from orion_lite_ros.eval.records import (
     ABILITIES,
     COLLISION_PEDESTRIAN,
@@ -32,6 +40,7 @@ from orion_lite_ros.eval.records import (
     COLLISION_VEHICLE,
     INFRACTION_KINDS,
     MIN_SPEED,
+    OUTSIDE_ROUTE_LANES,
     RED_LIGHT,
     SCENARIO_TIMEOUT,
     STOP_SIGN,
@@ -111,10 +120,18 @@ class Summary:
     km_driven: float
 
 
+# Per-percent penalties: kind -> per-unit value (statistics_manager's PENALTY_PERC_DICT,
+# 'increases': factor 1 - (1 - value) * percentage / 100).
+PENALTY_PER_PERCENT = {OUTSIDE_ROUTE_LANES: 0.0}
+MAX_EFFICIENCY_PCT = 1000.0         # Bench2Drive's tool drops larger min-speed values
+
+
 def infraction_penalty(infractions: Iterable[Infraction]) -> float:
     penalty = 1.0
     for inf in infractions:
         penalty *= PENALTY_PER_EVENT.get(inf.kind, 1.0)
+        if inf.kind in PENALTY_PER_PERCENT and inf.percentage is not None:
+            penalty *= 1.0 - (1.0 - PENALTY_PER_PERCENT[inf.kind]) * inf.percentage / 100.0
     return penalty
 
 
@@ -127,6 +144,17 @@ def reached_end(record: RouteRecord) -> bool:
 def is_success(record: RouteRecord) -> bool:
     blocking = [i for i in record.infractions if i.kind not in SUCCESS_EXEMPT]
     return reached_end(record) and not blocking
+
+
+def route_efficiency_pct(record: RouteRecord) -> Optional[float]:
+    """Mean of the route's min-speed percentages (<= 1000 %), as Bench2Drive's tool; without
+    min-speed events the trace's ego / traffic speed ratio (``efficiency_pct``)."""
+    events = [i for i in record.infractions if i.kind == MIN_SPEED]
+    if not events:
+        return efficiency_pct(record.trace)
+    values = [100.0 if i.percentage is None else i.percentage for i in events]
+    kept = [v for v in values if v <= MAX_EFFICIENCY_PCT]
+    return float(np.mean(kept)) if kept else None
 
 
 def efficiency_pct(trace: KinematicTrace) -> Optional[float]:
@@ -207,7 +235,7 @@ def score_route(record: RouteRecord, bounds: ComfortBounds = ComfortBounds()) ->
     return RouteScore(
         route_id=record.route_id, score_route=completion, score_penalty=penalty,
         score_composed=max(completion * penalty, 0.0), reached_end=reached_end(record),
-        success=is_success(record), efficiency_pct=efficiency_pct(record.trace),
+        success=is_success(record), efficiency_pct=route_efficiency_pct(record),
         comfort_fraction=comfort_fraction(record.trace, bounds))
 
 
@@ -225,14 +253,25 @@ def _ability_success(records: Sequence[RouteRecord], scores: Sequence[RouteScore
     return out
 
 
+def _outside_lanes_km(record: RouteRecord) -> float:
+    """km driven outside the route lanes, from the route's first such event (as the
+    leaderboard reads it off its message)."""
+    first = next((i for i in record.infractions if i.kind == OUTSIDE_ROUTE_LANES), None)
+    return (first.distance_m or 0.0) / 1000.0 if first is not None else 0.0
+
+
 def _infractions_per_km(records: Sequence[RouteRecord], scores: Sequence[RouteScore]):
+    """Events per km driven; outside_route_lanes is the km driven outside (not per km), as in
+    the leaderboard's global record."""
     km = sum(r.route_length_m / 1000.0 * s.score_route / 100.0 for r, s in zip(records, scores))
     km = max(km, 0.001)     # the leaderboard's floor
     counts = {kind: 0 for kind in INFRACTION_KINDS}
     for r in records:
         for inf in r.infractions:
             counts[inf.kind] += 1
-    return {k: v / km for k, v in counts.items()}, km
+    out = {k: v / km for k, v in counts.items()}
+    out[OUTSIDE_ROUTE_LANES] = sum(_outside_lanes_km(r) for r in records)
+    return out, km
 
 
 def summarize(records: Sequence[RouteRecord], expected_routes: Optional[int] = None,
@@ -257,16 +296,13 @@ def summarize(records: Sequence[RouteRecord], expected_routes: Optional[int] = N
         infractions_per_km=per_km, km_driven=km)
 
 
-def _infraction_message(inf: Infraction) -> str:
-    where = f'at (x={inf.x_m:.1f}, y={inf.y_m:.1f}, t={inf.time_s:.2f} s)'
-    return f'{inf.detail} {where}' if inf.detail else f'{inf.kind} {where}'
-
-
 def leaderboard_status(record: RouteRecord) -> str:
-    """'Perfect' / 'Completed' when the end was reached, else the record's 'Failed - ...'."""
+    """'Perfect' / 'Completed' (any event, min speed included, makes it 'Completed') when the
+    end was reached, else 'Failed - <reason>' for the leaderboard's reasons, else 'Failed'."""
     if reached_end(record):
         return 'Completed' if record.infractions else 'Perfect'
-    return record.status if record.status.startswith('Failed') else 'Failed'
+    _, _, reason = record.status.partition(' - ')
+    return failed_status(reason)
 
 
 def leaderboard_route_record(record: RouteRecord, index: int,
@@ -275,11 +311,14 @@ def leaderboard_route_record(record: RouteRecord, index: int,
     s = score_route(record, bounds)
     infractions: Dict[str, List[str]] = {kind: [] for kind in INFRACTION_KINDS}
     for inf in record.infractions:
-        infractions[inf.kind].append(_infraction_message(inf))
+        infractions[inf.kind].append(infraction_message(inf))
+    route_id = leaderboard_route_id(record.route_id, int(record.meta.get('repetition', 0)))
     return {
-        'index': index, 'route_id': record.route_id, 'scenario_name': record.scenario,
+        'index': index, 'route_id': route_id,
+        'scenario_name': record.meta.get('scenario_name') or record.scenario,
         'town_name': record.meta.get('town', ''), 'weather_id': record.meta.get('weather', ''),
-        'save_name': record.route_id, 'status': leaderboard_status(record),
+        'save_name': record.meta.get('save_name') or route_id,
+        'status': leaderboard_status(record),
         'num_infractions': len(record.infractions), 'infractions': infractions,
         'scores': {'score_route': round(s.score_route, 6),
                    'score_penalty': round(s.score_penalty, 6),
@@ -292,12 +331,18 @@ def leaderboard_route_record(record: RouteRecord, index: int,
     }
 
 
-def _std(values: Sequence[float]) -> float:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+def _std(values: Sequence[float], mean: float, total: int) -> float:
+    """The leaderboard's spread: squared deviations of the routes run from the mean over all
+    ``total`` routes, divided by ``total - 1``."""
+    if total <= 1:
+        return 0.0
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (total - 1))
 
 
 def global_record(records: Sequence[RouteRecord], summary: Summary) -> dict:
     entries = [score_route(r) for r in records]
+    means = {'score_composed': summary.driving_score, 'score_route': summary.route_completion,
+             'score_penalty': summary.infraction_penalty}
     statuses = [leaderboard_status(r) for r in records]
     status = 'Perfect'
     missing = summary.num_routes < summary.expected_routes
@@ -311,12 +356,13 @@ def global_record(records: Sequence[RouteRecord], summary: Summary) -> dict:
         'scores_mean': {'score_composed': round(summary.driving_score, 6),
                         'score_route': round(summary.route_completion, 6),
                         'score_penalty': round(summary.infraction_penalty, 6)},
-        'scores_std_dev': {k: round(_std([getattr(e, k) for e in entries]), 3)
-                           for k in ('score_composed', 'score_route', 'score_penalty')},
+        'scores_std_dev': {k: round(_std([getattr(e, k) for e in entries], round(m, 6),
+                                         summary.expected_routes), 3)
+                           for k, m in means.items()},
         'meta': {'total_length': round(sum(r.route_length_m for r in records), 3),
                  'duration_game': round(sum(r.game_time_s for r in records), 3),
                  'duration_system': round(sum(r.system_time_s for r in records), 3),
-                 'exceptions': [[r.route_id, i, st] for i, (r, st)
+                 'exceptions': [[leaderboard_route_id(r.route_id), i, st] for i, (r, st)
                                 in enumerate(zip(records, statuses)) if st.startswith('Failed')]},
     }
 

@@ -20,7 +20,13 @@ from orion_lite_ros.planning.frame_assembly import PlannerNodeConfig
 from orion_lite_ros.ros.conversions import path_to_array
 from orion_lite_ros.ros.frames import yaw_from_quaternion
 from orion_lite_ros.ros.rig import Rig
-from orion_lite_ros.ros.sync import ApproximateTimeSynchronizer, SimpleFilter
+from orion_lite_ros.ros.sync import (
+    ApproximateTimeSynchronizer,
+    ClockJump,
+    ClockJumpGuard,
+    ClockJumpReset,
+    SimpleFilter,
+)
 from orion_lite_ros.ros.validation import InputError
 from orion_lite_ros.types import FrameInputs
 
@@ -73,12 +79,14 @@ def resolve_topics(bag: Dict[str, tuple], tm: TopicMap, problems: List[Problem],
         (cameras.__setitem__(cam, topic) if usable(f'camera {cam}', topic, IMAGE_TYPES)
          else missing.append(cam))
     if not usable('odometry', tm.odometry, EXPECTED['odometry']):
-        raise ReplayError(f'odometry topic {tm.odometry!r} is missing or unreadable: no ego '
-                          f'pose, nothing to evaluate (topic map {tm.name!r}; bag topics: '
-                          f'{sorted(bag)})')
+        raise ReplayError(f'odometry topic {tm.odometry!r} is unusable: '
+                          f'{_reasons(tm.odometry, problems)}; no ego pose, nothing to evaluate '
+                          f'(topic map {tm.name!r}; bag topics: {_listing(bag)})')
     if CAMERA_NAMES[0] not in cameras:
-        raise ReplayError(f'front camera topic {tm.cameras.get(CAMERA_NAMES[0])!r} is missing '
-                          f'or unreadable (topic map {tm.name!r}; bag topics: {sorted(bag)})')
+        front = tm.cameras.get(CAMERA_NAMES[0], '')
+        raise ReplayError(f'front camera topic {front!r} is unusable: '
+                          f'{_reasons(front, problems)} (topic map {tm.name!r}; bag topics: '
+                          f'{_listing(bag)})')
     infos = {c: t for c, t in tm.camera_info.items()
              if c in cameras and t in bag and bag[t][0] in EXPECTED['camera_info']}
     route = tm.route if usable('route', tm.route, EXPECTED['route']) else ''
@@ -86,6 +94,17 @@ def resolve_topics(bag: Dict[str, tuple], tm: TopicMap, problems: List[Problem],
     accel = tm.acceleration if usable('acceleration', tm.acceleration,
                                       EXPECTED['acceleration']) else ''
     return BagTopics(cameras, infos, tm.odometry, route, objects, accel, missing)
+
+
+def _reasons(topic: str, problems: Sequence[Problem]) -> str:
+    """What the reader and the checks collected about ``topic``, and about the whole bag."""
+    own = [p.detail for p in problems if p.topic in (topic, topic + '/compressed')]
+    bag_wide = [f'{p.kind}: {p.detail}' for p in problems if not p.topic]
+    return '; '.join(own + bag_wide) or 'no reason recorded'
+
+
+def _listing(bag: Dict[str, tuple]) -> str:
+    return ', '.join(f'{t} ({typ}, {n})' for t, (typ, n) in sorted(bag.items())) or 'none'
 
 
 def pose2d(odom_msg) -> tuple:
@@ -111,6 +130,17 @@ def marker_boxes(marker_array) -> Optional[tuple]:
 
 class _BagFilter(SimpleFilter):
     """Input filter of the synchroniser fed from the bag instead of a subscription."""
+
+
+MAX_BACKWARD_JUMP_S = 1.0   # stamps this much older than a topic's newest: another clock
+
+
+def clock_guard() -> ClockJumpGuard:
+    return ClockJumpGuard(MAX_BACKWARD_JUMP_S)
+
+
+def jump_problem(jump: ClockJump, what: str) -> Problem:
+    return Problem('clock_jump', jump.topic, f'{jump.describe()}: {what}')
 
 
 @dataclass(frozen=True)
@@ -145,11 +175,15 @@ class FrameAssembler:
             fill_missing_cameras=True, stop_at_first_fault=True)
         self._cams = [c for c in CAMERA_NAMES if c in topics.cameras]
         self._filters = [_BagFilter() for _ in range(len(self._cams) + 1)]
+        names = [topics.cameras[c] for c in self._cams] + [topics.odometry]
+        # Before the synchroniser, so a queue is cleared before the message that shows the
+        # jump reaches it (registration order = call order).
+        self.clock = ClockJumpReset(self._filters, names, MAX_BACKWARD_JUMP_S)
         self._sync = ApproximateTimeSynchronizer(self._filters, settings.queue_size,
                                                  settings.slop_s)
+        self.clock.attach(self._sync)
         self._sync.registerCallback(self._on_set)
-        self._inputs = {t: i for i, t in enumerate(topics.cameras[c] for c in self._cams)}
-        self._inputs[topics.odometry] = len(self._cams)
+        self._inputs = {t: i for i, t in enumerate(names)}
         self._info_cam = {t: c for c, t in topics.camera_info.items()}
         if settings.route_from_drive and drive_xy is not None and len(drive_xy) >= 2:
             self.frames.set_route(drive_xy)

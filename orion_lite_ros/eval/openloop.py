@@ -266,6 +266,10 @@ class OpenLoopRecorder:
     def add_odometry(self, stamp_ns: int, x_m: float, y_m: float, yaw_rad: float) -> None:
         self._odom.append((int(stamp_ns), float(x_m), float(y_m), float(yaw_rad)))
 
+    def clear_odometry(self) -> None:
+        """Forget the poses added so far (they were stamped on another clock)."""
+        self._odom.clear()
+
     def add_objects(self, stamp_ns: int, boxes: np.ndarray) -> None:
         self.objects.add(stamp_ns, boxes)
 

@@ -1,6 +1,6 @@
 """Per-route results shared by every backend and the scoring code (no ROS, no torch)."""
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 # Infraction kinds, named as in the CARLA leaderboard 2.0 / Bench2Drive results JSON.
 COLLISION_PEDESTRIAN = 'collisions_pedestrian'
@@ -33,6 +33,10 @@ class Infraction:
     x_m: float = 0.0     # map frame (REP-103)
     y_m: float = 0.0
     detail: str = ''
+    # The leaderboard's event value: outside_route_lanes, % of the route passed outside its
+    # lanes (with distance_m); min_speed_infractions, ego speed as % of the traffic's.
+    percentage: Optional[float] = None
+    distance_m: Optional[float] = None
 
     def __post_init__(self):
         if self.kind not in INFRACTION_KINDS:
@@ -61,7 +65,7 @@ class RouteRecord:
     route_length_m: float
     route_completion_pct: float        # 0..100
     infractions: List[Infraction]
-    status: str                        # 'Completed' | 'Failed - ...' (leaderboard wording)
+    status: str                        # a leaderboard status (leaderboard_criteria.ROUTE_STATUSES)
     game_time_s: float
     system_time_s: float
     trace: KinematicTrace

@@ -21,6 +21,8 @@ from orion_lite_ros.eval.frames import (
     FrameAssembler,
     NodeSettings,
     ReplayError,
+    clock_guard,
+    jump_problem,
     marker_boxes,
     pose2d,
     resolve_topics,
@@ -33,7 +35,8 @@ from orion_lite_ros.nav.route import RouteConfig
 from orion_lite_ros.ros.rig import load_rig
 from orion_lite_ros.types import FrameInputs, PlanResult
 
-__all__ = ['ReplayConfig', 'ReplayError', 'ReplayResult', 'replay', 'detect_topic_map']
+__all__ = ['BagCheck', 'ReplayConfig', 'ReplayError', 'ReplayResult', 'check_bag', 'replay',
+           'detect_topic_map']
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,26 @@ def detect_topic_map(bag_topics: Dict[str, tuple]) -> TopicMap:
     return TopicMap()
 
 
-def _context(src: BagSource, topics: BagTopics, rec: OpenLoopRecorder) -> None:
-    """First pass: the recorded drive (odometry) and object boxes."""
+def _context(src: BagSource, topics: BagTopics, rec: OpenLoopRecorder) -> List[Problem]:
+    """First pass: the recorded drive (odometry) and object boxes.
+
+    Odometry whose stamps jump back (another clock before it) restarts the drive: the poses
+    before the jump are not on the clock of what follows and are discarded (reported).
+    """
+    guard, problems = clock_guard(), []
     for m in src.messages([t for t in (topics.odometry, topics.objects) if t]):
         if m.topic == topics.odometry:
-            rec.add_odometry(*pose2d(m.msg))
+            pose = pose2d(m.msg)
+            jump = guard.check(m.topic, pose[0])
+            if jump is not None:
+                rec.clear_odometry()
+                problems.append(jump_problem(jump, 'the poses before the jump are discarded'))
+            rec.add_odometry(*pose)
         else:
             snap = marker_boxes(m.msg)
             if snap is not None:
                 rec.add_objects(*snap)
+    return problems
 
 
 def _route_problem(topics: BagTopics, cfg: ReplayConfig) -> List[Problem]:
@@ -109,6 +123,46 @@ def _gap_problems(rec: OpenLoopRecorder, cfg: ReplayConfig, topic: str) -> List[
     return out
 
 
+@dataclass
+class BagCheck:
+    """A bag looked at before anything is built: its topics and what feeds the replay."""
+
+    bag: str
+    storage: str
+    typestore: str
+    topic_map: str
+    topics: Dict[str, tuple]            # topic -> (type, message count)
+    roles: Dict[str, str]               # topic -> role in the replay
+    problems: List[Problem]
+
+    def text(self) -> str:
+        lines = [f'bag {self.bag}: {self.storage}, {self.typestore} types, topic map '
+                 f'{self.topic_map!r}']
+        for topic, (typ, count) in sorted(self.topics.items()):
+            role = self.roles.get(topic, '-')
+            lines.append(f'  {topic:<44} {typ:<40} {count:>6}  {role}')
+        lines += [f'  ! {p.kind} {p.topic}: {p.detail}' for p in self.problems]
+        return '\n'.join(lines)
+
+
+def check_bag(bag, config: ReplayConfig = ReplayConfig()) -> BagCheck:
+    """Open the bag, list its topics and check them against the topic map; raises
+    ``BagError`` / ``ReplayError`` (with the reasons collected) when nothing can run."""
+    src, tm = _open(bag, config)
+    try:
+        problems = list(src.problems)
+        topics = resolve_topics(src.topics, tm, problems, src.undecodable)
+        roles = {t: f'camera {c}' for c, t in topics.cameras.items()}
+        roles.update({t: f'camera_info {c}' for c, t in topics.camera_info.items()})
+        roles.update({t: r for t, r in ((topics.odometry, 'odometry'), (topics.route, 'route'),
+                                        (topics.objects, 'objects'),
+                                        (topics.acceleration, 'acceleration')) if t})
+        return BagCheck(str(bag), src.storage, src.typestore_name, tm.name, src.topics, roles,
+                        problems)
+    finally:
+        src.close()
+
+
 def _open(bag, cfg: ReplayConfig):
     src = BagSource(bag, cfg.typestore).open()
     tm = load_topic_map(cfg.topic_map) if cfg.topic_map else detect_topic_map(src.topics)
@@ -119,15 +173,15 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
            planner: Optional[Callable[[FrameInputs], PlanResult]] = None) -> ReplayResult:
     """Replay ``bag`` through ``planner`` (default: the mini engine, untrained weights)."""
     t0 = time.perf_counter()
-    planner = planner or make_engine_planner()
-    if hasattr(planner, 'reset'):
-        planner.reset()                     # a fresh temporal memory for every replay
     src, tm = _open(bag, config)
     try:
         problems = src.problems
         topics = resolve_topics(src.topics, tm, problems, src.undecodable)
+        planner = planner or make_engine_planner()     # only once the bag can be replayed
+        if hasattr(planner, 'reset'):
+            planner.reset()                 # a fresh temporal memory for every replay
         rec = OpenLoopRecorder(config.openloop)
-        _context(src, topics, rec)
+        problems += _context(src, topics, rec)
         if len(rec.track()) == 0:
             raise ReplayError(f'odometry topic {topics.odometry!r} has no readable messages')
         problems += _gap_problems(rec, config, topics.odometry) + _route_problem(topics, config)
@@ -143,6 +197,9 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
         _run(src, asm, planner, rec, config, result)
     finally:
         src.close()
+    for jump in asm.clock.jumps:
+        if jump.topic != topics.odometry:        # odometry's jump is reported by _context
+            problems.append(jump_problem(jump, 'its queued messages were dropped'))
     for why, n in asm.dropped.items():
         problems.append(Problem('frame_skipped', '', f'{n} frame set(s): {why}'))
     result.frames = rec.frames()

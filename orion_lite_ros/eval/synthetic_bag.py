@@ -18,6 +18,7 @@ from orion_lite_ros.eval.topic_maps import TopicMap
 from orion_lite_ros.layout import CAMERA_NAMES
 
 NS = 1_000_000_000
+WALL_CLOCK_NS = 1_764_000_000 * NS      # late 2025, what time.time_ns() gave
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class SyntheticDrive:
     camera_jitter_ns: int = 0          # camera k stamped k * jitter after the odometry tick
     transport_delay_ns: int = 2_000_000   # log time = stamp + delay
     odometry_gap_s: Tuple[float, float] = (0.0, 0.0)   # no odometry in [a, b) s
+    # Odometry messages stamped on the wall clock (WALL_CLOCK_NS on) before the drive, as a
+    # node started before /clock publishes them; recorded before the drive starts.
+    wall_clock_odometry: int = 0
+    odometry_extra_delay_ns: int = 0   # odometry logged this much later than the cameras
 
     def pose(self, t_s: float) -> Tuple[float, float, float]:
         """(x, y, yaw) at ``t_s`` after the start."""
@@ -95,6 +100,10 @@ def _route(store, drive, tm):
 
 def _odometry(store, drive, tm):
     out = []
+    for k in range(drive.wall_clock_odometry):
+        dt = (drive.wall_clock_odometry - k) * NS // int(drive.odometry_hz)
+        msg = mb.odometry_msg(store, WALL_CLOCK_NS - dt, 0.0, 0.0, 0.0, 0.0, 0.0)
+        out.append((drive.start_ns - dt, 1, tm.odometry, msg))
     gap_a, gap_b = drive.odometry_gap_s
     for t in _ticks(drive.odometry_hz, drive.duration_s):
         if gap_a <= t < gap_b:
@@ -102,7 +111,8 @@ def _odometry(store, drive, tm):
         stamp = drive.start_ns + int(round(t * NS))
         x, y, yaw = drive.pose(t)
         msg = mb.odometry_msg(store, stamp, x, y, yaw, drive.speed_mps, drive.yaw_rate_rps)
-        out.append((stamp + drive.transport_delay_ns, 1, tm.odometry, msg))
+        out.append((stamp + drive.transport_delay_ns + drive.odometry_extra_delay_ns, 1,
+                    tm.odometry, msg))
     return out
 
 

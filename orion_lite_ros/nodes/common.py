@@ -131,9 +131,10 @@ class CallbackGuard:
     """Wraps subscription and timer callbacks: an exception is logged (throttled) and counted
     per callback name, and the node goes on with the next message."""
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, on_error=None):
         self._logger = node.get_logger()
         self._lock = threading.Lock()
+        self._on_error = on_error                 # called with the callback name, optional
         self.errors: Dict[str, int] = {}
         self.last_error = ''
 
@@ -155,6 +156,8 @@ class CallbackGuard:
             count = self.errors[name]
         self._logger.error(f'callback raised (#{count}, the node goes on): {text}',
                            throttle_duration_sec=5.0)
+        if self._on_error is not None:
+            self._on_error(name)
 
     def snapshot(self) -> Tuple[Dict[str, int], str]:
         with self._lock:

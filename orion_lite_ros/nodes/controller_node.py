@@ -116,13 +116,17 @@ def ackermann_from_command(cmd: VehicleCommand, stamp):
     return msg
 
 
+FAULT_WINDOW_NS = 5_000_000_000     # WARN while refusals / callback errors are this recent
+
+
 @dataclass
 class ControllerStats:
     commands: int = 0
     braking: int = 0
     refused: Dict[str, int] = field(default_factory=dict)     # why -> count
-    state: str = 'braking: no trajectory yet'
+    state: str = 'starting'
     last_refusal: str = ''
+    last_fault_ns: int = -(1 << 62)               # refusal or callback error, node clock
 
 
 class ControllerNode(Node):
@@ -130,8 +134,8 @@ class ControllerNode(Node):
         super().__init__('controller_node', **node_kwargs)
         self.config = declare_config(self, ControllerNodeConfig)
         self.controller = Bench2DriveController(declare_config(self, Bench2DriveControllerConfig))
-        self.guard = CallbackGuard(self)
         self.stats = ControllerStats()
+        self.guard = CallbackGuard(self, on_error=self._on_callback_error)
         self._lock = threading.Lock()
         self._trajectory: Optional[Path] = None
         self._trajectory_rx_ns = 0                 # arrival on the node clock
@@ -166,10 +170,14 @@ class ControllerNode(Node):
                 pubs.append((build, self.create_publisher(msg_type, topic, RELIABLE_QOS)))
         return pubs
 
+    def _on_callback_error(self, name: str) -> None:
+        self.stats.last_fault_ns = self.get_clock().now().nanoseconds
+
     def _refuse(self, why: str, text: str) -> None:
         """Count (under the lock) and log a refused input, throttled."""
         self.stats.refused[why] = self.stats.refused.get(why, 0) + 1
         self.stats.last_refusal = text
+        self.stats.last_fault_ns = self.get_clock().now().nanoseconds
         self.get_logger().warning(f'refused: {text}', throttle_duration_sec=2.0)
 
     def _on_odometry(self, msg: Odometry) -> None:
@@ -207,6 +215,7 @@ class ControllerNode(Node):
     def _step(self, answer: Optional[Path]) -> None:
         """Compute and publish one command; stamp = ``answer``'s stamp, else the clock."""
         now = self.get_clock().now()
+        self._check_clock(now.nanoseconds)
         reason = self._stale_reason(now.nanoseconds)
         if reason:
             if _kind(reason) != _kind(self.stats.state[len('braking: '):]):
@@ -226,6 +235,22 @@ class ControllerNode(Node):
         stamp = answer.header.stamp if answer is not None else now.to_msg()
         for build, pub in self._outputs:
             pub.publish(build(cmd, stamp))
+
+    def _check_clock(self, now_ns: int) -> None:
+        """The node clock went backwards (sim reset, bag loop): inputs received 'later' than
+        now are from another timeline; drop them and restart the PIDs (logged once)."""
+        if self._last_step_ns is None or now_ns >= self._last_step_ns:
+            return
+        back_s = (self._last_step_ns - now_ns) * 1e-9
+        self.get_logger().warning(f'clock jumped back {back_s:.3g} s: inputs dropped, '
+                                  'controller reset')
+        if self._trajectory_rx_ns > now_ns:
+            self._trajectory = None
+        if self._odometry_rx_ns > now_ns:
+            self._odometry = None
+        self.controller.reset()
+        self.stats.refused['clock_jump'] = self.stats.refused.get('clock_jump', 0) + 1
+        self._last_step_ns = None
 
     def _dt_s(self, now_ns: int) -> float:
         if self._last_step_ns is None:
@@ -260,7 +285,8 @@ class ControllerNode(Node):
                       'last_callback_error': last_error}
             values.update({f'refused {self.topics.get(k, k)}': n for k, n in st.refused.items()})
             driving = st.state == 'driving'
-        level = DiagnosticStatus.OK if driving and not errors else DiagnosticStatus.WARN
+            recent_fault = now_ns - st.last_fault_ns < FAULT_WINDOW_NS
+        level = DiagnosticStatus.OK if driving and not recent_fault else DiagnosticStatus.WARN
         msg = DiagnosticArray()
         msg.header.stamp = ns_to_stamp(max(now_ns, 0))
         msg.status = [diagnostic_status(f'{self.get_name()}: control', 'orion_lite',

@@ -6,8 +6,13 @@ camera_info`` (used with ``use_camera_info``), ``~/input/odometry``, ``~/input/a
 (optional), ``~/input/route`` (nav_msgs/Path, map frame, transient local). The cameras and the
 odometry are synchronised; sets go to a worker thread through a latest-wins slot (older sets
 dropped and counted). Outputs: ``~/output/trajectory`` (nav_msgs/Path in ``base_frame_id``,
-header = front camera stamp, pose k stamped + (k+1) * 0.5 s), ``~/output/autoware_trajectory``
-(when importable and enabled), ``~/output/markers``, ``/diagnostics``.
+header = front camera stamp, pose k stamped + (k+1) * 0.5 s), ``~/output/markers``,
+``~/output/lane_markers`` (the map head's lanes, ego frame), ``/diagnostics``; with
+``publish_autoware`` and the message packages importable, as Autoware's learned planners do:
+``~/output/autoware_trajectory`` (autoware_planning_msgs/Trajectory in ``map_frame_id``,
+starting at the ego pose of the sensor stamp, headings / velocities / accelerations filled),
+``~/output/candidate_trajectories`` (all six command modes) and ``~/output/objects``
+(autoware_perception_msgs/PredictedObjects from the detection head, map frame).
 
 Faults stop the car, not the node: every synchronised set ends in one outcome of
 ``planning.health.OUTCOMES`` (planned, dropped, stale, future, bad_image, bad_input, failed),
@@ -15,7 +20,7 @@ reported per recent window with latency percentiles; a clock jump backwards or a
 resets the model's memory and the route progress (logged once per jump); a callback that
 raises is logged and counted. Diagnostics name inputs by their resolved topic names.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 import functools
 import math
 import threading
@@ -46,28 +51,25 @@ from orion_lite_ros.nodes.common import (
     diagnostic_status,
     spin_main,
 )
+from orion_lite_ros.planning import autoware_outputs as aw_out
 from orion_lite_ros.planning.frame_assembly import (
     EngineError,
     FrameAssembler,
     PlannerNodeConfig,  # defined there (pure); still importable from here
     build_engine,
     engine_config_class,
-    resolve_default_checkpoint,
+    engine_config_in_effect,
+    weights_description,
 )
 from orion_lite_ros.planning.health import OK, WARN, OutcomeWindow, WindowSummary
 from orion_lite_ros.planning.jumps import JumpDetector
+from orion_lite_ros.ros import autoware as aw_msgs
 from orion_lite_ros.ros.conversions import path_from_array, path_to_array
 from orion_lite_ros.ros.rig import load_rig
-from orion_lite_ros.ros.sync import import_message_filters
+from orion_lite_ros.ros.sync import ClockJumpReset, import_message_filters
 from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
 from orion_lite_ros.ros.validation import InputError, checked_odometry, future_by_s
 from orion_lite_ros.types import FrameInputs, PlanResult
-
-try:
-    from autoware_planning_msgs.msg import Trajectory as AutowareTrajectory
-    from autoware_planning_msgs.msg import TrajectoryPoint as AutowareTrajectoryPoint
-except ImportError:
-    AutowareTrajectory = AutowareTrajectoryPoint = None
 
 TRANSPORTS = {'raw': Image, 'compressed': CompressedImage}   # PlannerNodeConfig.image_transports
 
@@ -82,21 +84,15 @@ def make_engine(node: Node, cfg):
     settings (``checkpoint: default``) are set on the parameters, so they report the value in
     effect; a value the engine refuses becomes a ParameterError. Logs which weights are used."""
     try:
-        resolved = resolve_default_checkpoint(cfg)
-    except (ValueError, FileNotFoundError) as exc:
-        raise ParameterError(f"parameter 'checkpoint': {exc}") from exc
-    if not 1 <= resolved.jpeg_quality <= 100:
-        raise ParameterError(f"parameter 'jpeg_quality': must be in 1..100, got "
-                             f'{resolved.jpeg_quality}')
-    changed = [f for f in _field_names(cfg) if f != 'checkpoint'
-               and getattr(cfg, f) != getattr(resolved, f)]
-    for name in changed:
-        node.get_logger().warning(
-            f'{name}: {getattr(resolved, name)!r} in effect (the checkpoint needs it; the '
-            f'parameter said {getattr(cfg, name)!r})')
+        resolved, changed = engine_config_in_effect(cfg)
+    except EngineError as exc:
+        raise ParameterError(str(exc)) from exc
+    for name, (given, effect) in changed.items():
+        node.get_logger().warning(f'{name}: {effect!r} in effect (the checkpoint needs it; '
+                                  f'the parameter said {given!r})')
     if changed:
-        node.set_parameters([Parameter(n, value=getattr(resolved, n)) for n in changed])
-    names = set(_field_names(cfg))
+        node.set_parameters([Parameter(n, value=v[1]) for n, v in changed.items()])
+    names = {p.name for p in fields(cfg)}
     node.add_on_set_parameters_callback(lambda params: _refuse_runtime_change(params, names))
     try:
         engine = build_engine(resolved)
@@ -104,19 +100,6 @@ def make_engine(node: Node, cfg):
         raise ParameterError(str(exc)) from exc
     node.get_logger().info(f'weights: {weights_description(cfg.checkpoint, resolved)}')
     return engine
-
-
-def weights_description(requested: str, resolved) -> str:
-    if not resolved.checkpoint:
-        return 'NONE - RANDOM WEIGHTS (set the checkpoint parameter; tests only)'
-    if requested == 'default':
-        return f'{resolved.checkpoint} (the shipped student, checkpoint: default)'
-    return resolved.checkpoint
-
-
-def _field_names(cfg):
-    from dataclasses import fields
-    return [f.name for f in fields(cfg)]
 
 
 def _refuse_runtime_change(params, names) -> SetParametersResult:
@@ -145,10 +128,11 @@ class PlannerNode(Node):
         self.rig = _load_rig(cfg.rig_file)
         self.frames = FrameAssembler(self.rig, self.route_config,
                                      use_camera_info=cfg.use_camera_info)
-        self.guard = CallbackGuard(self)
+        self.window = OutcomeWindow(cfg.diagnostics_window_s)
+        self.guard = CallbackGuard(self, on_error=lambda name: self.window.record_fault(
+            self.get_clock().now().nanoseconds, 'callback_error'))
         self.engine = self._make_planner()
         self.stats = PlannerStats()
-        self.window = OutcomeWindow(cfg.diagnostics_window_s)
         self.jumps = JumpDetector()
         self.bad_images: Dict[str, int] = {}                  # resolved topic -> count
         self.bad_inputs: Dict[str, int] = {}                  # resolved topic -> count
@@ -183,10 +167,19 @@ class PlannerNode(Node):
         self.pub_path = self.create_publisher(Path, '~/output/trajectory', RELIABLE_QOS)
         self.pub_markers = self.create_publisher(MarkerArray, '~/output/markers', RELIABLE_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
-        self.pub_autoware = None
-        if AutowareTrajectory is not None and self.config.publish_autoware:
+        self.pub_lanes = self.create_publisher(MarkerArray, '~/output/lane_markers',
+                                               RELIABLE_QOS)
+        on = self.config.publish_autoware
+        self.pub_autoware = self.pub_candidates = self.pub_objects = None
+        if on and aw_msgs.AVAILABLE['trajectory']:
             self.pub_autoware = self.create_publisher(
-                AutowareTrajectory, '~/output/autoware_trajectory', RELIABLE_QOS)
+                aw_msgs.Trajectory, '~/output/autoware_trajectory', RELIABLE_QOS)
+        if on and aw_msgs.AVAILABLE['candidates']:
+            self.pub_candidates = self.create_publisher(
+                aw_msgs.CandidateTrajectories, '~/output/candidate_trajectories', RELIABLE_QOS)
+        if on and aw_msgs.AVAILABLE['objects']:
+            self.pub_objects = self.create_publisher(
+                aw_msgs.PredictedObjects, '~/output/objects', RELIABLE_QOS)
 
     def _make_subscriptions(self):
         cfg = self.config
@@ -200,7 +193,12 @@ class PlannerNode(Node):
         self.resolved = {t: self.resolve_topic_name(t) for t in self.input_topics}
         for f, topic in zip(self._filters, self.input_topics):
             f.registerCallback(self.guard.wrap(topic, self._on_input), topic)
+        # before the synchroniser: an input whose stamps fall back (wall clock before /clock)
+        # has its queue cleared, else message_filters would drop all its later messages
+        self._clock_reset = ClockJumpReset(self._filters, self.input_topics,
+                                           on_jump=self._on_clock_jump)
         self._sync = mf.ApproximateTimeSynchronizer(self._filters, cfg.queue_size, cfg.slop_s)
+        self._clock_reset.attach(self._sync)
         self._sync.registerCallback(self.guard.wrap('synchroniser', self._on_synced))
         for cam in cfg.camera_names:
             topic = f'~/input/cameras/{cam}/camera_info'
@@ -218,11 +216,17 @@ class PlannerNode(Node):
         with self._lock:
             self.last_seen[topic] = stamp_to_ns(msg.header.stamp)
 
+    def _on_clock_jump(self, jump) -> None:
+        with self._lock:
+            self.stats.last_error = f'{jump.topic}: {jump.describe()}; its queue was cleared'
+        self.get_logger().warning(self.stats.last_error, throttle_duration_sec=5.0)
+
     def _on_camera_info(self, cam: str, topic: str, msg: CameraInfo) -> None:
         try:
             self.frames.set_camera_info(cam, msg)
         except InputError as exc:                # the previous K (or the rig's) stays
             self._bad_input(topic, f'camera_info: {exc}')
+            self.window.record_fault(self.get_clock().now().nanoseconds, 'bad_camera_info')
 
     def _on_accel(self, msg) -> None:
         self.frames.set_acceleration(msg)
@@ -252,6 +256,8 @@ class PlannerNode(Node):
             try:
                 outcome, latency_s = self._plan(*item)
             except Exception as exc:  # noqa: B902 - keep the node alive; report the fault
+                if self._slot.closed:             # shutting down: publishers may be gone
+                    return
                 outcome, latency_s = 'failed', math.nan
                 self._record_error(f'planning failed: {type(exc).__name__}: {exc}')
                 self.get_logger().error(self.stats.last_error, throttle_duration_sec=5.0)
@@ -351,10 +357,24 @@ class PlannerNode(Node):
         cfg = self.config
         path = path_from_array(result.waypoints, cfg.base_frame_id, stamp_ns, WAYPOINT_DT_S)
         self.pub_path.publish(path)
+        stamp = ns_to_stamp(stamp_ns)
+        self.pub_markers.publish(plan_markers(result, frame, cfg.base_frame_id, stamp))
+        self.pub_lanes.publish(aw_msgs.lane_markers(result.lanes, cfg.base_frame_id, stamp))
+        self._publish_autoware(frame, result, stamp)
+
+    def _publish_autoware(self, frame: FrameInputs, result: PlanResult, stamp) -> None:
+        """Map frame, the ego pose at the sensor stamp (what Autoware's followers expect)."""
+        e, map_id = frame.ego, self.config.map_frame_id
+        pose = (e.x_m, e.y_m, e.yaw_rad)
         if self.pub_autoware is not None:
-            self.pub_autoware.publish(autoware_trajectory(path, result.waypoints))
-        self.pub_markers.publish(plan_markers(result, frame, cfg.base_frame_id,
-                                              ns_to_stamp(stamp_ns)))
+            tr = aw_out.trajectory_in_map(result.waypoints, *pose, e.vx_mps)
+            self.pub_autoware.publish(aw_msgs.trajectory_msg(tr, map_id, stamp))
+        if self.pub_candidates is not None:
+            cands = aw_out.candidate_trajectories(result.all_modes, *pose, e.vx_mps)
+            self.pub_candidates.publish(aw_msgs.candidates_msg(cands, map_id, stamp))
+        if self.pub_objects is not None and result.objects is not None:
+            objs = aw_out.objects_in_map(result.objects, *pose)
+            self.pub_objects.publish(aw_msgs.predicted_objects_msg(objs, map_id, stamp))
 
     def _publish_diagnostics(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
@@ -379,7 +399,8 @@ class PlannerNode(Node):
         self.pub_diag.publish(msg)
 
     def close(self) -> None:
-        """Stop the worker (called by the runner and main before destroy_node)."""
+        """Stop the worker (called by the runner and main before destroy_node); a plan in
+        progress finishes first (up to 5 s)."""
         self._slot.close()
         self._worker.join(timeout=5.0)
 
@@ -457,23 +478,6 @@ def _line_marker(ns: str, mid: int, points, frame_id: str, stamp, color, width: 
     marker.points = [Point(x=0.0, y=0.0, z=0.0)] + [
         Point(x=float(x), y=float(y), z=0.0) for x, y in np.asarray(points)]
     return marker
-
-
-def autoware_trajectory(path: Path, waypoints: np.ndarray):
-    """autoware_planning_msgs/Trajectory from the published Path (velocities by differences)."""
-    msg = AutowareTrajectory()
-    msg.header = path.header
-    prev = np.zeros(2)
-    for k, pose in enumerate(path.poses):
-        point = AutowareTrajectoryPoint()
-        t_ns = (k + 1) * int(WAYPOINT_DT_S * 1e9)
-        point.time_from_start.sec, point.time_from_start.nanosec = divmod(t_ns, 1_000_000_000)
-        point.pose = pose.pose
-        point.longitudinal_velocity_mps = float(np.linalg.norm(waypoints[k] - prev)
-                                                / WAYPOINT_DT_S)
-        prev = waypoints[k]
-        msg.points.append(point)
-    return msg
 
 
 def main(args=None) -> int:

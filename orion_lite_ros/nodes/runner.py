@@ -36,6 +36,7 @@ from rclpy.executors import (
     SingleThreadedExecutor,
 )
 
+from orion_lite_ros.nodes.common import warn_unknown_parameters
 from orion_lite_ros.ros.dds import apply_dds_environment, dds_environment
 
 # executable -> (module, node class)
@@ -88,6 +89,7 @@ class NodeGroup:
         self.mode = mode
         self.nodes: list = []                        # threads mode
         self.processes: List[subprocess.Popen] = []  # processes mode
+        self.labels: List[str] = []                  # node name per process
         self._context = None
         self._own_context = False
         self._executor = None
@@ -97,6 +99,11 @@ class NodeGroup:
         if self.mode == 'processes':
             return bool(self.processes) and all(p.poll() is None for p in self.processes)
         return self._thread is not None and self._thread.is_alive()
+
+    def exited(self) -> List[Tuple[str, int]]:
+        """(node name, return code) of every child process that has stopped."""
+        return [(label, p.returncode) for label, p in zip(self.labels, self.processes)
+                if p.poll() is not None]
 
     def wait(self, timeout_s: Optional[float] = None) -> int:
         """Block until a node stops (or timeout); the exit code of the first one to stop."""
@@ -125,6 +132,21 @@ class NodeGroup:
 
     def __exit__(self, *exc):
         self.shutdown()
+
+
+def describe_exit(returncode: Optional[int]) -> str:
+    """How a child process ended, in words ('exit code 2 (refused parameter)', 'killed by
+    SIGKILL', ...)."""
+    if returncode is None:
+        return 'still running'
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f'signal {-returncode}'
+        return f'killed by {name}'
+    meaning = {0: 'success', 1: 'error', 2: 'refused parameter / usage error'}
+    return f'exit code {returncode} ({meaning.get(returncode, "error")})'
 
 
 def _close_node(node) -> None:
@@ -159,7 +181,9 @@ def _start_threads(group: NodeGroup, specs, context, num_threads) -> None:
         for spec in specs:
             module, cls = spec.target()
             node_cls = getattr(importlib.import_module(module), cls)
-            group.nodes.append(node_cls(context=group._context, cli_args=spec.ros_args()))
+            node = node_cls(context=group._context, cli_args=spec.ros_args())
+            warn_unknown_parameters(node)              # as spin_main does for processes
+            group.nodes.append(node)
     except BaseException:
         group.shutdown()
         raise
@@ -187,6 +211,7 @@ def _start_processes(group: NodeGroup, specs, env: Mapping[str, str]) -> None:
         module, _ = spec.target()
         cmd = [sys.executable, '-m', module] + spec.ros_args()
         group.processes.append(subprocess.Popen(cmd, env=dict(env)))
+        group.labels.append(spec.name or spec.executable)
 
 
 def start_nodes(specs: Sequence[NodeSpec], mode: str = 'threads', use_dds_profile: bool = True,

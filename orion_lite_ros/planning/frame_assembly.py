@@ -113,6 +113,33 @@ def resolve_default_checkpoint(cfg):
     return replace(cfg, **shipped['engine'], checkpoint=shipped['checkpoint'])
 
 
+def engine_config_in_effect(cfg):
+    """(resolved config, {field: (value given, value in effect)}) for ``cfg``: with
+    ``checkpoint: default`` the shipped checkpoint's settings replace the given ones. A value
+    no engine can use (``jpeg_quality`` outside 1..100, a missing default checkpoint) ->
+    EngineError naming the field."""
+    from dataclasses import fields
+    try:
+        resolved = resolve_default_checkpoint(cfg)
+    except (ValueError, FileNotFoundError) as exc:
+        raise EngineError(f"parameter 'checkpoint': {exc}") from exc
+    if not 1 <= resolved.jpeg_quality <= 100:
+        raise EngineError(f"parameter 'jpeg_quality': must be in 1..100, got "
+                          f'{resolved.jpeg_quality}')
+    changed = {f.name: (getattr(cfg, f.name), getattr(resolved, f.name)) for f in fields(cfg)
+               if f.name != 'checkpoint' and getattr(cfg, f.name) != getattr(resolved, f.name)}
+    return resolved, changed
+
+
+def weights_description(requested: str, resolved) -> str:
+    """Which weights the planner uses, for its log."""
+    if not resolved.checkpoint:
+        return 'NONE - RANDOM WEIGHTS (set the checkpoint parameter; tests only)'
+    if requested == 'default':
+        return f'{resolved.checkpoint} (the shipped student, checkpoint: default)'
+    return resolved.checkpoint
+
+
 def build_engine(cfg):
     """``InferenceEngine(cfg)`` (``checkpoint='default'`` resolved); a value the engine refuses
     (or a missing checkpoint) becomes an ``EngineError`` naming the config."""

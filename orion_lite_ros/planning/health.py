@@ -1,7 +1,9 @@
 """What diagnostics report (no ROS): outcomes of the recent window, their level and percentiles.
 
 Every synchronised input set ends in exactly one outcome (``OUTCOMES``); a node records it
-with the node-clock time and, for planned sets, the latency. ``window_summary`` gives over the
+with the node-clock time and, for planned sets, the latency. Faults outside the sets (a
+refused CameraInfo, a callback that raised) are recorded with ``record_fault`` and count as
+faults of the window without entering the per-set accounting. ``window_summary`` gives over the
 last ``window_s``: counts per outcome, latency percentiles, and the level:
 
 - ERROR: nothing planned in the window (while inputs arrived or the node has been silent for
@@ -44,6 +46,7 @@ class OutcomeWindow:
     def __init__(self, window_s: float = 5.0, max_events: int = 10000):
         self.window_ns = int(window_s * 1e9)
         self._events: Deque[Tuple[int, str, float]] = deque(maxlen=max_events)
+        self._side: Deque[Tuple[int, str]] = deque(maxlen=max_events)
         self._totals = {k: 0 for k in OUTCOMES}
         self._lock = threading.Lock()
         self.started_ns: Optional[int] = None
@@ -55,25 +58,36 @@ class OutcomeWindow:
             self._events.append((int(now_ns), outcome, float(latency_s)))
             self._totals[outcome] += 1
 
+    def record_fault(self, now_ns: int, kind: str) -> None:
+        """A fault that is not the outcome of an input set (e.g. 'camera_info')."""
+        with self._lock:
+            self._side.append((int(now_ns), str(kind)))
+            self._totals[kind] = self._totals.get(kind, 0) + 1
+
     def summary(self, now_ns: int, error_reason: str = '') -> WindowSummary:
         with self._lock:
             if self.started_ns is None:
                 self.started_ns = int(now_ns)
             cutoff = int(now_ns) - self.window_ns
-            while self._events and self._events[0][0] < cutoff:
-                self._events.popleft()
+            for queue in (self._events, self._side):
+                while queue and queue[0][0] < cutoff:
+                    queue.popleft()
             events = list(self._events)
+            side = [kind for _, kind in self._side]
             totals = dict(self._totals)
             waited_ns = int(now_ns) - self.started_ns
-        return window_summary(events, totals, error_reason, waited_ns >= self.window_ns)
+        return window_summary(events, totals, error_reason, waited_ns >= self.window_ns, side)
 
 
 def window_summary(events, totals: Dict[str, int], error_reason: str = '',
-                   waited_window: bool = True) -> WindowSummary:
-    """Level and message from the window's (time_ns, outcome, latency_s) events."""
+                   waited_window: bool = True, side_faults=()) -> WindowSummary:
+    """Level and message from the window's (time_ns, outcome, latency_s) events and the
+    kinds of its other faults."""
     counts = {k: 0 for k in OUTCOMES}
     for _, outcome, _ in events:
         counts[outcome] += 1
+    for kind in side_faults:
+        counts[kind] = counts.get(kind, 0) + 1
     latencies = np.array([lat for _, o, lat in events if o == 'planned' and lat == lat])
     latency_ms = ({'p50': float(np.percentile(latencies, 50)) * 1e3,
                    'p95': float(np.percentile(latencies, 95)) * 1e3,

@@ -90,7 +90,10 @@ def checked_intrinsics(msg) -> np.ndarray:
 
 
 def future_by_s(stamp_ns: int, now_ns: int) -> float:
-    """How far ``stamp_ns`` lies ahead of ``now_ns`` (s, 0 when not ahead)."""
+    """How far ``stamp_ns`` lies ahead of ``now_ns`` (s, 0 when not ahead). A clock at 0 (sim
+    time before the first /clock message) is not a clock yet: 0."""
+    if int(now_ns) <= 0:
+        return 0.0
     return max(0.0, (int(stamp_ns) - int(now_ns)) * 1e-9)
 
 

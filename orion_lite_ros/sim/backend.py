@@ -6,6 +6,7 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 
 from orion_lite_ros.bridge.backend import ControlInput, RouteSpec, SensorFrame, StepStatus
+from orion_lite_ros.eval.leaderboard_criteria import failed_status
 from orion_lite_ros.eval.records import RouteRecord
 from orion_lite_ros.layout import CAMERA_NAMES
 from orion_lite_ros.sim import cameras as cam
@@ -103,7 +104,8 @@ class EmbeddedBackend:
 
     def finish_route(self) -> RouteRecord:
         m, route = self.monitor, self.scenario.route
-        status = m.status or 'Failed - Agent stopped before the end of the route'
+        m.finish()
+        status = m.status or failed_status()     # stopped from outside: a plain 'Failed'
         return RouteRecord(
             route_id=route.route_id, scenario=route.scenario, abilities=route.abilities,
             route_length_m=round(self.world.tracker.length_m, 3),

@@ -5,6 +5,11 @@ from typing import Dict, List, Optional, Set
 import numpy as np
 
 from orion_lite_ros.eval import records as rec
+from orion_lite_ros.eval.leaderboard_criteria import (
+    MinSpeedCheckpoints,
+    OutsideRouteLanes,
+    min_speed_infraction,
+)
 from orion_lite_ros.sim import geometry as geo
 from orion_lite_ros.sim.agents import RED, StopLine
 from orion_lite_ros.sim.world import CLASS_PEDESTRIAN, CLASS_STATIC, World
@@ -43,10 +48,16 @@ class InfractionMonitor:
     _stopped_at: Set[str] = field(default_factory=set)
     _outside: bool = False
     _slow_s: float = 0.0
+    _lanes: OutsideRouteLanes = field(default_factory=OutsideRouteLanes)
+    _lanes_index: Optional[int] = None       # the route's one outside-lanes event
+    _min_speed: Optional[MinSpeedCheckpoints] = None
+    _progress_m: float = 0.0
 
     def __post_init__(self):
         self.trace = rec.KinematicTrace(dt_s=self.world.dt_s)
         self._prev_front = {k: v for k, v in self._line_distances().items()}
+        self._min_speed = MinSpeedCheckpoints(self.world.tracker.length_m)
+        self._progress_m = self.world.tracker.progress_m
 
     @property
     def completion_pct(self) -> float:
@@ -56,10 +67,12 @@ class InfractionMonitor:
     def update(self) -> List[str]:
         """Check the step just simulated; returns the kinds of new infractions."""
         before = len(self.infractions)
+        passed_m = self.world.tracker.progress_m - self._progress_m
+        self._progress_m = self.world.tracker.progress_m
         self._record_trace()
         self._check_collisions()
         self._check_lines()
-        self._check_lanes()
+        self._check_lanes(passed_m)
         self._check_end()
         return [i.kind for i in self.infractions[before:]]
 
@@ -67,6 +80,12 @@ class InfractionMonitor:
         w = self.world
         self.infractions.append(rec.Infraction(kind, round(w.time_s, 3), w.ego.x_m, w.ego.y_m,
                                                detail))
+
+    def _add_min_speed(self, percentage: Optional[float]) -> None:
+        if percentage is not None:
+            w = self.world
+            self.infractions.append(min_speed_infraction(percentage, round(w.time_s, 3),
+                                                         w.ego.x_m, w.ego.y_m))
 
     def _record_trace(self) -> None:
         e, w = self.world.ego, self.world
@@ -76,7 +95,9 @@ class InfractionMonitor:
         self.trace.yaw_rate_rps.append(float(e.yaw_rate_rps))
         near = [v.speed_mps for v in w.vehicles if v.active
                 if np.hypot(v.pose()[0] - e.x_m, v.pose()[1] - e.y_m) < self.cfg.traffic_radius_m]
-        self.trace.traffic_speed_mps.append(float(np.mean(near)) if near else 0.0)
+        traffic = float(np.mean(near)) if near else None
+        self.trace.traffic_speed_mps.append(0.0 if traffic is None else traffic)
+        self._add_min_speed(self._min_speed.update(w.tracker.progress_m, e.speed_mps, traffic))
 
     def _check_collisions(self) -> None:
         ego = self.world.ego_actor()
@@ -123,7 +144,7 @@ class InfractionMonitor:
                 self._add(rec.STOP_SIGN, key)
         self._prev_front = now
 
-    def _check_lanes(self) -> None:
+    def _check_lanes(self, passed_m: float) -> None:
         w = self.world
         xy = (w.ego.x_m, w.ego.y_m)
         lateral = abs(w.tracker.lateral_m)
@@ -133,9 +154,23 @@ class InfractionMonitor:
             return
         outside = not w.road_map.in_junction(xy) and (
             lateral > self.cfg.outside_lane_tolerance_m or not w.road_map.on_road(xy))
-        if outside and not self._outside:
-            self._add(rec.OUTSIDE_ROUTE_LANES, f'{lateral:.1f} m from the route')
+        self._lanes.update(passed_m, outside)
         self._outside = outside
+        self._refresh_outside_lanes()
+
+    def _refresh_outside_lanes(self) -> None:
+        """One event per route, first placed where it began, its % updated as the ego goes."""
+        first = self.infractions[self._lanes_index] if self._lanes_index is not None else None
+        w = self.world
+        inf = self._lanes.infraction(*((first.time_s, first.x_m, first.y_m) if first else
+                                       (round(w.time_s, 3), w.ego.x_m, w.ego.y_m)))
+        if inf is None:
+            return
+        if first is None:
+            self._lanes_index = len(self.infractions)
+            self.infractions.append(inf)
+        else:
+            self.infractions[self._lanes_index] = inf
 
     def _check_end(self) -> None:
         w = self.world
@@ -155,3 +190,8 @@ class InfractionMonitor:
 
     def _finish(self, status: str) -> None:
         self.done, self.status = True, status
+        self.finish()
+
+    def finish(self) -> None:
+        """End of the route, whoever ended it: the last min-speed stretch (once)."""
+        self._add_min_speed(self._min_speed.finish(self.world.tracker.progress_m))
