@@ -25,7 +25,7 @@ import functools
 import math
 import threading
 import time
-from typing import Dict, Optional
+from typing import Dict
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import AccelWithCovarianceStamped, Point
@@ -132,6 +132,8 @@ class PlannerNode(Node):
         self.guard = CallbackGuard(self, on_error=lambda name: self.window.record_fault(
             self.get_clock().now().nanoseconds, 'callback_error'))
         self.engine = self._make_planner()
+        # camera JPEGs decoded at the size the model needs (when it can use that)
+        self.frames.jpeg_size_hint = getattr(self.engine, 'jpeg_size_hint', None)
         self.stats = PlannerStats()
         self.jumps = JumpDetector()
         self.bad_images: Dict[str, int] = {}                  # resolved topic -> count
@@ -287,10 +289,11 @@ class PlannerNode(Node):
             self._bad_input(self.resolved[self.input_topics[-1]], str(exc))
             return 'bad_input', math.nan
         self._check_jump(stamp_ns, ego)
-        images = self._decode(cams)
-        if images is None:
+        decoded = self._decode(cams)
+        if decoded.images is None:
             return 'bad_image', math.nan
-        frame = self._frame_inputs(stamp_ns, images, odom)
+        frame = self.frames.frame_inputs(stamp_ns, decoded.images, odom,
+                                         decoded.source_jpeg_quality, decoded.source_hw)
         t0 = time.perf_counter()
         result = self.engine.plan(frame, 'default')
         model_s = time.perf_counter() - t0
@@ -326,15 +329,15 @@ class PlannerNode(Node):
                 for topic, m in zip(self.input_topics, msgs)]
         return ', '.join(f'{t} {a:.2f} s' for t, a in ages if a > limit)
 
-    def _decode(self, cams) -> Optional[np.ndarray]:
-        """(N_cam, H, W, 3) in CAMERA_NAMES order, or None after reporting the bad topics."""
+    def _decode(self, cams):
+        """The set decoded (`DecodedSet`; images None after reporting the bad topics)."""
         topic_of = {cam: self.resolved[t] for cam, t in
                     zip(self.config.camera_names, self.input_topics)}
-        images, faults = self.frames.decode(
+        decoded = self.frames.decode_set(
             (cam, msg, topic_of[cam]) for cam, msg in zip(self.config.camera_names, cams))
-        for fault in faults:
+        for fault in decoded.faults:
             self._bad_image(topic_of.get(fault.camera, 'cameras'), fault.reason)
-        return images
+        return decoded
 
     def _bad_image(self, topic: str, reason: str) -> None:
         with self._lock:
@@ -348,9 +351,6 @@ class PlannerNode(Node):
             self.stats.last_error = f'{topic}: {reason}'
         self.get_logger().warning(f'input refused: {topic}: {reason}',
                                   throttle_duration_sec=2.0)
-
-    def _frame_inputs(self, stamp_ns: int, images: np.ndarray, odom) -> FrameInputs:
-        return self.frames.frame_inputs(stamp_ns, images, odom)
 
     # -- outputs ----------------------------------------------------------------------------
     def _publish_plan(self, stamp_ns: int, frame: FrameInputs, result: PlanResult) -> None:
