@@ -302,7 +302,8 @@ class BridgeNode(Node):
             routes = list(self._routes) if self._routes is not None else select_routes(cfg)
             store = ResultsStore(self.output_dir / 'results.json', [r.route_id for r in routes],
                                  run_key=cfg.effective_run_key, resume=cfg.resume,
-                                 sensors=list(CAMERA_NAMES), extra={'driver': cfg.driver})
+                                 sensors=list(CAMERA_NAMES), extra={'driver': cfg.driver},
+                                 metric_dir=self.output_dir / 'metric_info')
             backend = self._backend_factory(cfg)
             self._backend = backend
             driver = self._make_driver(backend)
