@@ -25,6 +25,7 @@ JOBS=${JOBS:-14}
 SEEDS_PER_JOB=${SEEDS_PER_JOB:-1}
 TOKEN_SEEDS_PER_JOB=${TOKEN_SEEDS_PER_JOB:-2}
 DATAGEN_S=${DATAGEN_S:-300}
+RENDER_S=${RENDER_S:-$DATAGEN_S}      # time box of the rendered datagen
 TRAIN_S=${TRAIN_S:-600}
 VARIANTS=${VARIANTS:-full gt_only mimic_only}
 SEEDS=${SEEDS:-0}
@@ -77,7 +78,7 @@ if [ ! -f "$WORK/eval_teacher.json" ]; then
 fi
 
 # = config/sim.yaml cameras; the teacher's planning token recorded per frame
-datagen episodes 1000 "$SEEDS_PER_JOB" camera_height_px=160 camera_width_px=256 skybox=true \
+DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" camera_height_px=160 camera_width_px=256 skybox=true \
   perturbed_per_route=2 teacher_checkpoint="$TEACHER"
 
 COMMON="--config config/train_episodes.yaml target=full freeze_perception=false

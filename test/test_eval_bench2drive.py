@@ -307,3 +307,30 @@ def test_the_issues_four_route_numbers():
                                                          for i in r.infractions]})
             for r in records]
     assert b2d.summarize(flat).driving_score == pytest.approx(93.3)
+
+
+def test_efficiency_tool_finds_a_metric_info_per_route(tmp_path):
+    # tools/efficiency_smoothness_benchmark.py opens <metric_dir>/<save_name>/metric_info.json
+    # for every record, then takes lon = acceleration . forward_vector, lat = acceleration .
+    # right_vector and the yaw rate from angular_velocity[2] (CARLA: deg/s).
+    from orion_lite_ros.bridge.results_store import ResultsStore
+    records = _four_routes()
+    records[0].trace.lon_accel_mps2[3] = 1.25
+    records[0].trace.lat_accel_mps2[3] = 0.5
+    records[0].trace.yaw_rate_rps[3] = 0.1
+    store = ResultsStore(tmp_path / 'results.json', [r.route_id for r in records],
+                         metric_dir=tmp_path / 'metric')
+    for r in records:
+        store.add(r)
+    data = json.loads((tmp_path / 'results.json').read_text())
+    for rec, ours in zip(data['_checkpoint']['records'], records):
+        steps = json.loads((tmp_path / 'metric' / rec['save_name'] / 'metric_info.json')
+                           .read_text())
+        assert len(steps) == len(ours.trace.lon_accel_mps2)
+        for k, v in enumerate(steps.values()):
+            lon = float(np.dot(v['acceleration'], v['forward_vector']))
+            lat = float(np.dot(v['acceleration'], v['right_vector']))
+            assert lon == pytest.approx(ours.trace.lon_accel_mps2[k])
+            assert lat == pytest.approx(-ours.trace.lat_accel_mps2[k])      # CARLA: right +
+            assert v['angular_velocity'][2] == pytest.approx(
+                -np.degrees(ours.trace.yaw_rate_rps[k]))

@@ -69,6 +69,7 @@ def test_sigint_stops_planner_and_controller_cleanly(tmp_path, ros_domain):
             assert proc.poll() is None
             took = _interrupt(proc)
             handle.close()
+            print(f'\nSIGINT -> exit {proc.returncode} in {took:.2f} s')
             assert proc.returncode == 0 and took < GRACE_S, (proc.returncode, took)
     finally:
         for proc, handle in procs:
@@ -96,6 +97,7 @@ def test_sigint_mid_route_bridge_exits_cleanly_results_valid(tmp_path, ros_domai
         if proc.poll() is None:
             proc.kill()
         handle.close()
+    print(f'\nbridge SIGINT mid-route -> exit {proc.returncode} in {took:.2f} s')
     assert proc.returncode == 0 and took < GRACE_S, (proc.returncode, took)
     out = _clean(tmp_path / 'bridge.log')
     assert 'stopped during route' in out
@@ -218,5 +220,22 @@ def test_sigint_mid_route_closed_loop_with_the_shipped_student(tmp_path, ros_dom
     for proc, _, log in procs:
         _clean(log)
         assert proc.returncode == 0, (log.name, proc.returncode, log.read_text()[-2000:])
+    print(f'\nclosed loop SIGINT mid-route -> all exited in {took:.2f} s')
     assert took < GRACE_S, took
     assert 'the shipped student' in procs[1][2].read_text()
+
+
+@pytest.mark.parametrize('params,needle', [
+    ({'backend': 'carla', 'route_file': '/nonexistent/routes.xml'}, 'route_file'),
+    ({'routes': ['no_such_route']}, 'routes'),
+])
+def test_bridge_route_errors_exit_2_with_one_line(tmp_path, ros_domain, params, needle):
+    env = dds_environment(True, ros_domain, base=os.environ)
+    proc, handle = _start('orion_lite_ros.nodes.bridge_node',
+                          dict(params, output_dir=str(tmp_path)), env, tmp_path / 'node.log')
+    proc.wait(60)
+    handle.close()
+    out = (tmp_path / 'node.log').read_text()
+    lines = [line for line in out.splitlines() if 'refused parameter' in line]
+    assert proc.returncode == 2, out
+    assert len(lines) == 1 and needle in lines[0] and 'Traceback' not in out, out

@@ -373,3 +373,14 @@ def test_small_reordering_is_not_a_clock_jump():
     assert guard.check('a', 5_000_000_000) is None
     assert guard.check('a', 4_200_000_000) is None          # 0.8 s back: reordering
     assert guard.check('a', 3_900_000_000) is not None      # 1.1 s back: another clock
+
+
+@pytest.mark.parametrize('module', IMPLEMENTATIONS)
+def test_attributes_code_reads_on_message_filters(module):
+    inputs = [module.SimpleFilter() for _ in range(2)]
+    sync = module.ApproximateTimeSynchronizer(inputs, 7, 0.02, allow_headerless=True)
+    assert sync.slop.nanoseconds == 20_000_000 and sync.queue_size == 7
+    assert sync.allow_headerless is True and len(sync.queues) == 2
+    assert isinstance(sync.lock, type(threading.Lock()))
+    cache = module.Cache(inputs[0], 4)
+    assert cache.cache_size == 4 and cache.allow_headerless is False

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from orion_lite_ros.atomic_io import atomic_write
-from orion_lite_ros.eval.bench2drive import results_json
+from orion_lite_ros.eval.bench2drive import metric_info, results_json, save_name
 from orion_lite_ros.eval.records import RouteRecord
 
 
@@ -43,16 +43,19 @@ class ResultsStore:
     ``expected_route_ids``: the routes of the whole run (DS counts missing ones as 0).
     ``run_key``: identifies the run (e.g. driver + route file); resuming a file written with a
     different key raises ``ResultsMismatch`` unless ``resume=False`` (start afresh).
+    ``metric_dir``: where ``<save_name>/metric_info.json`` goes for each route (Bench2Drive's
+    efficiency/smoothness tool: ``-m <metric_dir>``); None -> not written.
     """
 
     def __init__(self, path, expected_route_ids: Sequence[str] = (), run_key: str = '',
                  resume: bool = True, sensors: Sequence[str] = (),
-                 extra: Optional[Mapping[str, str]] = None):
+                 extra: Optional[Mapping[str, str]] = None, metric_dir=None):
         self.path = Path(path)
         self.expected_route_ids = list(expected_route_ids)
         self.run_key = run_key
         self.sensors = list(sensors)
         self.extra = dict(extra or {})
+        self.metric_dir = Path(metric_dir) if metric_dir is not None else None
         self._records: Dict[str, RouteRecord] = {}
         if resume and self.path.is_file():
             self._load()
@@ -84,6 +87,10 @@ class ResultsStore:
 
     def add(self, record: RouteRecord) -> None:
         self._records[record.route_id] = record
+        if self.metric_dir is not None:
+            folder = self.metric_dir / save_name(record)
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(folder / 'metric_info.json', metric_info(record.trace))
         self.write()
 
     def to_json(self) -> dict:

@@ -305,6 +305,28 @@ def leaderboard_status(record: RouteRecord) -> str:
     return failed_status(reason)
 
 
+def save_name(record: RouteRecord) -> str:
+    """The route's ``save_name`` (the leaderboard's per-route folder name)."""
+    rid = leaderboard_route_id(record.route_id, int(record.meta.get('repetition', 0)))
+    return record.meta.get('save_name') or rid
+
+
+def metric_info(trace: KinematicTrace) -> dict:
+    """Bench2Drive's per-step ``metric_info.json`` (what its agents record with CARLA's
+    ``get_acceleration`` / ``get_angular_velocity``, read by its efficiency/smoothness tool),
+    from our body-frame trace: forward (1, 0, 0), right (0, 1, 0), CARLA's left-handed signs
+    and angular velocity in deg/s as CARLA gives it; location and rotation are not in the
+    trace and written as zeros (the tool does not use them)."""
+    out = {}
+    for k, (lon, lat, yaw_rate) in enumerate(zip(trace.lon_accel_mps2, trace.lat_accel_mps2,
+                                                 trace.yaw_rate_rps)):
+        out[str(k)] = {'acceleration': [float(lon), -float(lat), 0.0],
+                       'angular_velocity': [0.0, 0.0, -math.degrees(float(yaw_rate))],
+                       'forward_vector': [1.0, 0.0, 0.0], 'right_vector': [0.0, 1.0, 0.0],
+                       'location': [0.0, 0.0, 0.0], 'rotation': [0.0, 0.0, 0.0]}
+    return out
+
+
 def leaderboard_route_record(record: RouteRecord, index: int,
                              bounds: ComfortBounds = ComfortBounds()) -> dict:
     """One ``_checkpoint.records[]`` entry in the leaderboard's shape (plus our extras)."""
@@ -317,7 +339,7 @@ def leaderboard_route_record(record: RouteRecord, index: int,
         'index': index, 'route_id': route_id,
         'scenario_name': record.meta.get('scenario_name') or record.scenario,
         'town_name': record.meta.get('town', ''), 'weather_id': record.meta.get('weather', ''),
-        'save_name': record.meta.get('save_name') or route_id,
+        'save_name': save_name(record),
         'status': leaderboard_status(record),
         'num_infractions': len(record.infractions), 'infractions': infractions,
         'scores': {'score_route': round(s.score_route, 6),

@@ -236,6 +236,17 @@ def select_routes(cfg: BridgeConfig) -> List[RouteSpec]:
     return routes[:cfg.num_routes] if cfg.num_routes > 0 else routes
 
 
+def checked_routes(cfg: BridgeConfig) -> List[RouteSpec]:
+    """`select_routes`, its failures as refused parameters naming the route setting."""
+    try:
+        return select_routes(cfg)
+    except ParameterError:
+        raise
+    except (OSError, ValueError) as exc:          # RouteXmlError is a ValueError
+        name = 'route_file' if cfg.backend == 'carla' else 'routes'
+        raise ParameterError(f"parameter '{name}': {exc}") from exc
+
+
 class BridgeNode(Node):
     """``backend_factory(config)`` and ``routes`` replace the simulator and the route list
     (tests, embedding); by default they come from the parameters."""
@@ -245,7 +256,8 @@ class BridgeNode(Node):
         self.config = declare_config(self, BridgeConfig)
         cfg = self.config
         self._backend_factory = backend_factory or make_backend
-        self._routes = routes
+        # Routes chosen now: a wrong route id or route file is the user's error (exit 2).
+        self._routes = list(routes) if routes is not None else checked_routes(cfg)
         self.gate = CommandGate(LockstepConfig(cfg.command_timeout_s, cfg.on_missing_command))
         self.output_dir = Path(cfg.output_dir)
         self.recorder = self._make_recorder()
@@ -299,10 +311,11 @@ class BridgeNode(Node):
     def _run(self) -> None:
         cfg, backend = self.config, None
         try:
-            routes = list(self._routes) if self._routes is not None else select_routes(cfg)
+            routes = self._routes
             store = ResultsStore(self.output_dir / 'results.json', [r.route_id for r in routes],
                                  run_key=cfg.effective_run_key, resume=cfg.resume,
-                                 sensors=list(CAMERA_NAMES), extra={'driver': cfg.driver})
+                                 sensors=list(CAMERA_NAMES), extra={'driver': cfg.driver},
+                                 metric_dir=self.output_dir / 'metric_info')
             backend = self._backend_factory(cfg)
             self._backend = backend
             driver = self._make_driver(backend)

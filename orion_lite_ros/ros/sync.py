@@ -241,6 +241,15 @@ class ApproximateTimeSynchronizer(TimeSynchronizer):
         self.slop_ns = s_to_ns(slop)
         self.allow_headerless = allow_headerless
 
+    @property
+    def slop(self):
+        """As message_filters: an ``rclpy.duration.Duration`` (seconds as float without rclpy)."""
+        try:
+            from rclpy.duration import Duration
+        except ImportError:
+            return self.slop_ns / 1e9
+        return Duration(nanoseconds=self.slop_ns)
+
     def add(self, msg, my_queue: dict, my_queue_index: Optional[int] = None) -> None:
         stamp_ns = _stamp_ns(msg, self.allow_headerless)
         if stamp_ns is None:
