@@ -2,12 +2,13 @@
 # Issue-20 CPU benchmarks, one run, side by side: engine stages before/after, thread settings
 # quiet and under load (BUSY extra spinning processes), the planner node end to end over DDS,
 # offline replay. Writes results/perf/*.json and docs tables via orion_lite_ros.bench.perf_table.
-#   bash scripts/bench_cpu.sh            (about 12 minutes on 2 cores; run on a quiet machine)
+#   bash scripts/bench_cpu.sh            (about 10 minutes on 2 cores; run on a quiet machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-results/perf}
-ITERS=${ITERS:-30}
+ITERS=${ITERS:-20}
+E2E_S=${E2E_S:-12}
 mkdir -p "$OUT"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 bench() { "$PY" -m orion_lite_ros.cli.bench --checkpoint default --device cpu --iters "$ITERS" \
@@ -32,7 +33,7 @@ for n in 1 2; do
   bench "engine_after_auto_natural_busy$n" --images natural
   stop_busy
 done
-e2e() { "$PY" -m orion_lite_ros.bench.planner_e2e --seconds 20 --out "$OUT/$1.json" "${@:2}" \
+e2e() { "$PY" -m orion_lite_ros.bench.planner_e2e --seconds "$E2E_S" --out "$OUT/$1.json" "${@:2}" \
   > /dev/null; echo "[e2e] $1"; }
 e2e e2e_1600x900_10hz --hw 900 1600 --rate 10
 e2e e2e_1600x900_10hz_before --hw 900 1600 --rate 10 --jpeg-decode full --preprocess-threads 1 --threads 2
@@ -40,6 +41,7 @@ e2e e2e_sim_20hz --hw 160 256 --rate 20
 e2e e2e_sim_20hz_busy1 --hw 160 256 --rate 20 --busy 1
 rf() { "$PY" -m orion_lite_ros.bench.replay_fps --out "$OUT/$1.json" "${@:2}" > /dev/null; \
   echo "[replay] $1"; }
-rf replay_sim --seconds 10 --hw 160 256
-rf replay_1600x900_jpeg --seconds 5 --hw 900 1600 --compressed
+rf replay_sim --seconds 8 --hw 160 256
+rf replay_1600x900_jpeg_q90 --seconds 4 --hw 900 1600 --compressed --jpeg-quality 90
+rf replay_1600x900_jpeg_q20 --seconds 4 --hw 900 1600 --compressed --jpeg-quality 20
 "$PY" -m orion_lite_ros.bench.perf_table "$OUT"

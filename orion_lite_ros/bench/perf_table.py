@@ -48,7 +48,7 @@ def replay_table(d: Path) -> str:
     for p in sorted(d.glob('replay_*.json')):
         r = json.loads(p.read_text())
         b = r['bag']
-        kind = 'JPEG' if b.get('compressed') else 'raw'
+        kind = f"JPEG q{b.get('jpeg_quality')}" if b.get('compressed') else 'raw'
         e, s = r['replay_with_engine'], r['replay_with_engine_no_prefetch']
         rows.append(f"| {p.stem} | 6x {b['image_hw'][1]}x{b['image_hw'][0]} {kind} | "
                     f"{r['replay_only_noop_planner']['frames_per_s']} | {e['frames_per_s']} "
