@@ -50,7 +50,8 @@ class ReplayConfig:
     keep_images: int = 4             # front-camera images kept for the plots
     openloop: OpenLoopConfig = OpenLoopConfig()
     route: RouteConfig = RouteConfig()
-    prefetch: int = 2                # frame sets read + preprocessed ahead (0: same thread)
+    prefetch: int = 0                # frame sets read + preprocessed ahead on a thread (0: off;
+                                     # on 2 cores it did not help: docs/performance.md)
 
 
 @dataclass
