@@ -202,7 +202,7 @@ def test_full_model_with_perception_supervision_baseline_and_sensitivity(tmp_pat
     assert all(np.isfinite(r['total']) for r in hist)
     metrics = t.val_history[-1]
     assert metrics['cv_l2_1s'] == pytest.approx(0.0, abs=1e-4)     # 5 m/s straight = truth
-    for name in ('black_views', 'mirror_views', 'ego_stopped', 'mirror_target'):
+    for name in ('black_views', 'mirror_views', 'ego_stopped', 'mirror_target', 'shift_target'):
         assert np.isfinite(metrics[f'sens_{name}_m'])
     from orion_lite_ros.model.checkpoint import read_config
     t.export()
@@ -273,3 +273,17 @@ def test_trajectory_head_only_keeps_trajectory_gradients_out_of_the_decoder(synt
         grad = model.output_proj.weight.grad
         assert (grad is not None and grad.abs().sum() > 0) == expect_grad
         assert model.ego_fut_decoder[0].weight.grad.abs().sum() > 0     # head always learns
+
+
+def test_validation_plans_never_see_the_ground_truth(synthetic):
+    """The planner's posterior reads the GT future when it is given: validation L2 and the
+    input-sensitivity checks must measure the deployed plan, which never gets it."""
+    from torch.utils.data import DataLoader
+    torch.manual_seed(0)
+    model = StudentPlanner(MODEL_CFG).eval()
+    batch = next(iter(DataLoader(synthetic[1], batch_size=4)))
+    other = dict(batch, gt_future=batch['gt_future'] + 3.0)
+    with torch.no_grad():
+        plans = [trainer_mod.forward_model(model, b, 'student', mean_plan=True,
+                                           with_gt=False)['waypoints'] for b in (batch, other)]
+    assert torch.equal(plans[0], plans[1])

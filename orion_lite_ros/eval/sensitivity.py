@@ -7,6 +7,8 @@ in `layout.CAMERA_NAMES` order, can_bus, target_point):
   mirror_views   views flipped left-right and the left/right cameras swapped
   ego_stopped    CAN-bus speed set to 0
   mirror_target  the route target point mirrored (y -> -y)
+  shift_target   the route target point moved 5 m to the left (mirroring does nothing to a
+                 target straight ahead, which most frames have)
 Each reports the mean over frames of the largest waypoint displacement (m) of the planned
 mode; ~0 means the plan does not read that input.
 """
@@ -44,8 +46,20 @@ def mirror_target(batch):
     return dict(batch, target_point=tp)
 
 
+TARGET_SHIFT_M = 5.0
+
+
+def shift_target(batch):
+    if batch.get('target_point') is None:
+        return batch
+    tp = batch['target_point'].clone()
+    tp[:, 1] = tp[:, 1] + TARGET_SHIFT_M
+    return dict(batch, target_point=tp)
+
+
 PERTURBATIONS: Dict[str, Callable] = {'black_views': black_views, 'mirror_views': mirror_views,
-                                      'ego_stopped': ego_stopped, 'mirror_target': mirror_target}
+                                      'ego_stopped': ego_stopped, 'mirror_target': mirror_target,
+                                      'shift_target': shift_target}
 
 
 def plan_shift_m(base: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
@@ -73,11 +87,13 @@ def frame_perturbations(frame) -> Dict[str, object]:
     stopped = replace(frame.ego, vx_mps=0.0, vy_mps=0.0, ax_mps2=0.0)
     tp = np.asarray(frame.target_point, np.float64).copy()
     tp[1] = -tp[1]
+    shifted = np.asarray(frame.target_point, np.float64) + np.array([0.0, TARGET_SHIFT_M])
     return {'black_views': replace(frame, images=np.zeros_like(images)),
             'mirror_views': replace(frame, images=np.ascontiguousarray(
                 images[MIRROR_ORDER, :, ::-1])),
             'ego_stopped': replace(frame, ego=stopped),
-            'mirror_target': replace(frame, target_point=tp)}
+            'mirror_target': replace(frame, target_point=tp),
+            'shift_target': replace(frame, target_point=shifted)}
 
 
 def frame_sensitivity(plan: Callable, frame) -> Dict[str, float]:

@@ -162,14 +162,17 @@ def to_device(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
 
 
 def forward_model(model, batch: Dict[str, Any], target: str, mean_plan: bool = False,
-                  detach_plan: bool = False):
+                  detach_plan: bool = False, with_gt: bool = True):
     """Run the student (on cached tokens) or the full model (on images) on a batch.
 
     `mean_plan`: plan from the mean of the latent (noise='mean'; the validation setting, which
-    draws nothing from the RNG); otherwise the VAE samples, as in training. `detach_plan`:
+    draws nothing from the RNG); otherwise the VAE samples, as in training. `with_gt=False`:
+    the ground-truth future is not given to the model (the inference path: what validation's
+    L2, baseline comparison and input sensitivity must measure; with it, the planner's
+    posterior reads the answer). `detach_plan`:
     trajectory head behind a stop-gradient (LossConfig.trajectory_head_only).
     """
-    kwargs = {'gt_future': batch['gt_future']}
+    kwargs = {'gt_future': batch['gt_future']} if with_gt else {}
     if detach_plan:
         kwargs['detach_plan'] = True
     if mean_plan:
@@ -396,6 +399,7 @@ class Trainer:
             for name, v in distillation_losses(out, batch, self.cfg.loss).items():
                 sums[name] = sums.get(name, 0.0) + float(v) * n
             count += n
+            # eval mode: the GT future only feeds the posterior's loss terms, not the plan
             l2.update(out['waypoints'], batch['gt_future'], batch['gt_mask'])
             cv.update(constant_velocity_waypoints(batch), batch['gt_future'], batch['gt_mask'])
             if self.cfg.target == 'full' and k < self.cfg.val_sensitivity_batches:
@@ -424,8 +428,8 @@ class Trainer:
 
     def _plan_fn(self):
         def plan(batch):
-            return forward_model(self.module, batch, self.cfg.target, mean_plan=True)[
-                'waypoints']
+            return forward_model(self.module, batch, self.cfg.target, mean_plan=True,
+                                 with_gt=False)['waypoints']
         return plan
 
     # -------------------------------------------------------------------------- checkpoints
