@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from orion_lite_ros.bench.planner_e2e import natural_image
 from orion_lite_ros.layout import CAMERA_NAMES
 from orion_lite_ros.model.preprocess import PreprocessConfig, crop_box, preprocess_views
 from orion_lite_ros.planning.frame_assembly import FrameAssembler
@@ -22,11 +23,8 @@ from orion_lite_ros.types import EgoState
 H, W = 450, 800
 
 
-def _natural(hw, seed):
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (hw[0] // 10, hw[1] // 10, 3), dtype=np.uint8)
-    base = np.asarray(Image.fromarray(small).resize((hw[1], hw[0]), Image.BICUBIC), np.int16)
-    return np.clip(base + rng.integers(-12, 12, base.shape), 0, 255).astype(np.uint8)
+def _natural(hw, seed=0):
+    return natural_image(hw, seed)
 
 
 def _jpeg_set(quality, raw_camera=None):

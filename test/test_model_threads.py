@@ -5,6 +5,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from orion_lite_ros.bench.planner_e2e import natural_image
 from orion_lite_ros.model import threads
 from orion_lite_ros.model.preprocess import (
     PreprocessConfig,
@@ -84,10 +85,7 @@ def test_no_governor_for_explicit_threads_or_cuda():
 
 
 def _natural(hw, seed=0):
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (hw[0] // 10, hw[1] // 10, 3), dtype=np.uint8)
-    base = np.asarray(Image.fromarray(small).resize((hw[1], hw[0]), Image.BICUBIC), np.int16)
-    return np.clip(base + rng.integers(-12, 12, base.shape), 0, 255).astype(np.uint8)
+    return natural_image(hw, seed)
 
 
 def test_scaled_decode_is_close_to_full_and_exact_when_the_view_is_large():

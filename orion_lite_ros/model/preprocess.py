@@ -50,11 +50,6 @@ def jpeg_encode(image: np.ndarray, quality: int = 20) -> bytes:
     return buf.getvalue()
 
 
-def jpeg_reencode(image: np.ndarray, quality: int = 20) -> np.ndarray:
-    """(H, W, 3) uint8 -> the same after a JPEG round trip."""
-    return np.asarray(Image.open(io.BytesIO(jpeg_encode(image, quality))).convert('RGB'))
-
-
 def open_scaled(data: bytes, min_size: Optional[Tuple[int, int]] = None) -> Image.Image:
     """A JPEG decoded at the smallest DCT scale whose (w, h) is at least `min_size` (full
     resolution when None)."""

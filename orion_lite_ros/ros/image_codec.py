@@ -5,6 +5,7 @@ rgba8, bgra8, mono8, with or without row padding); ``to_rgb`` gives the planner'
 ``(H, W, 3)`` uint8 RGB. Bad input raises :class:`ImageDecodeError` naming the topic,
 never anything a node would not expect.
 """
+import functools
 import io
 from typing import Callable, NamedTuple, Optional, Tuple, Union
 
@@ -150,7 +151,12 @@ _IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14,
 def jpeg_quality_estimate(luma_table) -> Optional[int]:
     """libjpeg quality (1..100) whose scaled standard table is closest to `luma_table` (64
     values, any order); None for tables not of that family (then nothing is assumed)."""
-    table = np.asarray(list(luma_table), np.float64)
+    return _quality_of(tuple(int(v) for v in luma_table))
+
+
+@functools.lru_cache(maxsize=64)       # a camera stream repeats one table: once per stream
+def _quality_of(luma_table: Tuple[int, ...]) -> Optional[int]:
+    table = np.asarray(luma_table, np.float64)
     if table.size != 64:
         return None
     std = np.sort(np.asarray(_IJG_LUMA, np.float64))
