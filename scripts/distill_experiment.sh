@@ -32,6 +32,7 @@ SEEDS=${SEEDS:-0}
 PERCEPTION_ARGS=${PERCEPTION_ARGS:-loss.det_weight=1.0 loss.traffic_weight=1.0 loss.map_weight=0.5}
 TEACHER_ARGS=${TEACHER_ARGS:-epochs=40 batch_size=256 lr=2e-3}
 TRAIN_ARGS=${TRAIN_ARGS:-}
+TEACHER_EVAL=${TEACHER_EVAL:-1}      # 0: skip the teacher's background closed loop (2-core runs)
 # Sample-shaping and optimisation settings shared by the cache and the three runs (they enter
 # the cache key), e.g. the CPU scale: "view_h=64 view_w=128 batch_size=16 num_workers=0"
 COMMON_ARGS=${COMMON_ARGS:-}
@@ -69,7 +70,7 @@ if [ ! -f "$TEACHER/model.safetensors" ]; then
     $TEACHER_ARGS > "$WORK/logs/teacher_train.log" 2>&1
   tail -n 2 "$WORK/logs/teacher_train.log"
 fi
-if [ ! -f "$WORK/eval_teacher.json" ]; then
+if [ "$TEACHER_EVAL" = 1 ] && [ ! -f "$WORK/eval_teacher.json" ]; then
   log "teacher and expert: closed loop on the held-out routes (background)"
   $PY -m orion_lite_ros.cli.teacher eval --checkpoint "$TEACHER" --out "$WORK/eval_teacher.json" \
     > "$WORK/logs/teacher_eval.log" 2>&1 &
@@ -106,5 +107,5 @@ for seed in $SEEDS; do
   for p in "${pids[@]}"; do wait "$p"; done
 done
 wait
-tail -n 1 "$WORK/logs/teacher_eval.log" "$WORK/logs/expert_eval.log" || true
+tail -n 1 "$WORK/logs/teacher_eval.log" "$WORK/logs/expert_eval.log" 2>/dev/null || true
 log "done"

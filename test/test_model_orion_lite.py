@@ -166,3 +166,42 @@ def test_paper_scale_student_forward():
     with torch.no_grad():
         out = model(torch.randn(1, 529, 4096), torch.tensor([3]), noise='mean')
     assert out['planning_token'].shape == (1, 4096) and out['waypoints'].shape == (1, 6, 2)
+
+
+def test_route_token_conditions_the_planning_query():
+    """mini preset: the route/ego embedding is added to the planning query (condition_query),
+    so the planning token moves with the target point even when cross-attention ignores the
+    token; configs written before the flag (no `condition_query`) load without it, and the
+    authors' preset has no route token at all."""
+    from dataclasses import replace
+
+    from orion_lite_ros.model.config import NavConfig
+    cfg = OrionLiteConfig.mini()
+    assert cfg.nav.enabled and cfg.nav.condition_query
+    assert not OrionLiteConfig.orion_lite().nav.enabled
+    old = cfg.to_dict()
+    del old['nav']['condition_query']
+    assert OrionLiteConfig.from_dict(old).nav.condition_query is False
+    torch.manual_seed(0)
+    model = OrionLite(cfg).eval()
+    assert 'nav_token.query_proj.weight' in model.state_dict()
+    legacy = OrionLite(replace(cfg, nav=NavConfig(enabled=True))).eval()
+    assert not any(k.startswith('nav_token.query_proj') for k in legacy.state_dict())
+    inputs = _batch(cfg)
+
+    def token(target):
+        model.reset_memory()
+        with torch.no_grad():
+            return model(**inputs, noise='mean', target_point=torch.tensor([target]))[
+                'planning_token']
+
+    # route token out of the decoder's memory: the query alone carries it
+    attn = model.student_model.transformer_decoder.layers
+    with torch.no_grad():
+        saved = [layer.multihead_attn.out_proj.weight.clone() for layer in attn]
+        for layer in attn:
+            layer.multihead_attn.out_proj.weight.zero_()
+        moved = (token([15.0, 5.0]) - token([15.0, 0.0])).abs().max().item()
+        for layer, w in zip(attn, saved):
+            layer.multihead_attn.out_proj.weight.copy_(w)
+    assert moved > 1e-3

@@ -3,7 +3,8 @@
 Inputs (normalised): the route target point in the ego frame (x, y) / target_scale_m, and
 from the CAN bus the speed / speed_scale_mps, forward and lateral acceleration /
 accel_scale_mps2 (gravity is not in them) and the yaw rate (rad/s). An MLP makes one token of
-the planner's width, appended after the QT-Former's tokens. In training the target point is
+the planner's width, appended after the QT-Former's tokens; with `condition_query` a linear
+map of the same embedding is also added to the student's planning query (`query_bias`). In training the target point is
 perturbed (Gaussian noise, random drop) against the known shortcut of steering by it alone.
 """
 from typing import Optional
@@ -34,6 +35,8 @@ class NavToken(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(NAV_INPUTS, cfg.nav.hidden), nn.ReLU(),
                                  nn.Linear(cfg.nav.hidden, cfg.nav.hidden), nn.ReLU(),
                                  nn.Linear(cfg.nav.hidden, cfg.token_dim))
+        self.query_proj = (nn.Linear(cfg.token_dim, cfg.student.hidden_dim)
+                           if cfg.nav.condition_query else None)
 
     def forward(self, can_bus: torch.Tensor, target_point: Optional[torch.Tensor]
                 ) -> torch.Tensor:
@@ -46,3 +49,8 @@ class NavToken(nn.Module):
             target_point = (target_point + noise) * keep
         feats = nav_features(can_bus, target_point, self.cfg)
         return self.mlp(feats.to(self.mlp[0].weight.dtype))[:, None]
+
+    def query_bias(self, token: torch.Tensor) -> Optional[torch.Tensor]:
+        """The token (B, 1, token_dim) -> (B, 1, student hidden) added to the planning query,
+        or None without `condition_query`."""
+        return None if self.query_proj is None else self.query_proj(token)

@@ -87,9 +87,12 @@ class OrionLite(nn.Module):
         """The model after the backbone, in the official conventions: feats (B, N, gh, gw, C),
         lidar2img (B, N, 4, 4) model-view pixels."""
         out = self.qt_former(feats, lidar2img, can_bus, command, timestamp_s, view_hw, reset)
+        query_bias = None
         if self.nav_token is not None:
-            out['tokens'] = torch.cat([out['tokens'], self.nav_token(can_bus, target_point).to(
-                out['tokens'].dtype)], dim=1)
+            nav = self.nav_token(can_bus, target_point).to(out['tokens'].dtype)
+            out['tokens'] = torch.cat([out['tokens'], nav], dim=1)
+            query_bias = self.nav_token.query_bias(nav)
         out.update(self.student_model(out['tokens'], command, noise=noise,
-                                      gt_future=gt_future, detach_plan=detach_plan))
+                                      gt_future=gt_future, detach_plan=detach_plan,
+                                      query_bias=query_bias))
         return out

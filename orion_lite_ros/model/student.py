@@ -130,20 +130,25 @@ class StudentPlanner(nn.Module):
             nn.Linear(2 * d, 2 * d), nn.ReLU(), nn.Linear(2 * d, 2 * d), nn.ReLU(),
             nn.Linear(2 * d, p.num_modes * 2))
 
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (B, N_tok, D_tok) -> planning token (B, D_tok)."""
+    def decode(self, tokens: torch.Tensor, query_bias: Optional[torch.Tensor] = None
+               ) -> torch.Tensor:
+        """tokens (B, N_tok, D_tok) -> planning token (B, D_tok). query_bias (B, 1, hidden):
+        added to the planning query (our students' route/ego conditioning; None in the
+        authors' model)."""
         memory = self.norm_input(self.input_proj(tokens))
         query = self.planning_query.expand(tokens.shape[0], -1, -1)
+        if query_bias is not None:
+            query = query + query_bias.to(query.dtype)
         return self.norm_output(self.output_proj(self.transformer_decoder(query, memory)))[:, 0]
 
     def forward(self, tokens: torch.Tensor, command: torch.Tensor, noise: Noise = None,
-                gt_future: Optional[torch.Tensor] = None, detach_plan: bool = False
-                ) -> Dict[str, torch.Tensor]:
+                gt_future: Optional[torch.Tensor] = None, detach_plan: bool = False,
+                query_bias: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """gt_future (B, T, 2) cumulative REP-103 positions (training: future latent).
         detach_plan: the trajectory head reads the planning token through a stop-gradient,
         so trajectory losses train the head only and the decoder learns from the mimic loss
-        alone (the mimic-only ablation)."""
-        planning_token = self.decode(tokens)                              # (B, D_tok)
+        alone (the mimic-only ablation). query_bias: see `decode`."""
+        planning_token = self.decode(tokens, query_bias)                 # (B, D_tok)
         out = self.plan(planning_token.detach() if detach_plan else planning_token, noise,
                         gt_future)
         out['planning_token'] = planning_token
