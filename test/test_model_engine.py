@@ -278,3 +278,20 @@ def test_trained_commands_threshold():
     from orion_lite_ros.training.sampling import trained_commands
     cmds = np.array([3] * 900 + [0] * 60 + [1] * 30 + [4] * 10)
     assert trained_commands(cmds, 6) == (0, 3)
+
+
+def test_blind_views_ablation_ignores_the_images():
+    """blind_views: the model sees black views, so the plan no longer depends on the cameras
+    (the plan-without-images baseline), while the route target still moves it."""
+    eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                       jpeg_reencode=False, temporal_memory=False,
+                                       vae_mode='mean', blind_views=True))
+    frame = _frame(eng)
+    other = _frame(eng, images=255 - np.asarray(frame.images))
+    assert np.array_equal(eng.plan(frame).planning_token, eng.plan(other).planning_token)
+    moved = _frame(eng, target_point=np.array([15.0, 6.0]))
+    assert not np.allclose(eng.plan(frame).planning_token, eng.plan(moved).planning_token)
+    seeing = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                          jpeg_reencode=False, temporal_memory=False,
+                                          vae_mode='mean'))
+    assert not np.allclose(seeing.plan(frame).planning_token, seeing.plan(other).planning_token)

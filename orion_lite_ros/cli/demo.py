@@ -45,6 +45,7 @@ class DemoConfig:
     quick: bool = False
     checkpoint: str = DEFAULT_CHECKPOINT # config/default_checkpoint.yaml; '' = random weights
     temporal_memory: bool = False        # explicit checkpoints: plan each frame alone
+    blind_views: bool = False            # ablation: the planner's model sees black views
     mode: str = 'processes'              # processes | threads (nodes/runner.py)
     run_expert: bool = True
     run_planner: bool = True
@@ -91,7 +92,8 @@ def _bridge_params(cfg: DemoConfig, driver: str, out: Path) -> dict:
             'save_frames_every_n': cfg.frames_every_n if driver == 'stack' else 0,
             'run_key': f'demo/{driver}/quick={cfg.quick}/steps={cfg.steps_cap}/'
                        f'ckpt={_run_checkpoint(cfg, driver) or "random"}/'
-                       f'memory={cfg.temporal_memory}/routes={",".join(routes)}'}
+                       f'memory={cfg.temporal_memory}/routes={",".join(routes)}'
+                       + ('/blind' if cfg.blind_views and driver == 'stack' else '')}
 
 
 def _run_checkpoint(cfg: DemoConfig, driver: str) -> str:
@@ -107,6 +109,8 @@ def _stack_specs(cfg: DemoConfig, planner: str = 'model') -> list:
         if spec.executable == 'planner_node':
             params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto',
                           temporal_memory=cfg.temporal_memory, planner=planner)
+            if planner == 'model' and cfg.blind_views:
+                params.update(blind_views=True)
         if spec.executable == 'controller_node':
             # Lock-step: every command must answer a trajectory. The controller's timer would
             # also publish (stamped with the clock, from the previous trajectory) and could
@@ -311,6 +315,9 @@ def _parser() -> argparse.ArgumentParser:
                    help='drive an untrained (random-initialised) mini planner instead')
     p.add_argument('--temporal-memory', action='store_true',
                    help='keep the QT-Former memory across frames (models trained on clips)')
+    p.add_argument('--blind', action='store_true',
+                   help="ablation: the planner's model gets black camera views (route, ego "
+                        'and command unchanged): the plan-without-images baseline')
     p.add_argument('--mode', choices=('processes', 'threads'), default='processes')
     p.add_argument('--max-steps', type=int, default=0, help='cap per route (0 = none)')
     p.add_argument('--command-timeout', type=float, default=10.0,
@@ -341,7 +348,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      run_baseline=args.only in (None, 'baseline') and not args.no_baseline,
                      video_every_n=0 if args.no_video else 5,
                      checkpoint='' if args.random_weights else args.checkpoint,
-                     temporal_memory=args.temporal_memory, mode=args.mode, fresh=args.fresh,
+                     temporal_memory=args.temporal_memory, blind_views=args.blind,
+                     mode=args.mode, fresh=args.fresh,
                      run_expert=args.only in (None, 'expert'),
                      run_planner=args.only in (None, 'planner'),
                      teacher_checkpoint=args.teacher if args.only in (None, 'teacher') else '',

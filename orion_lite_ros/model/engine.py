@@ -65,6 +65,8 @@ class EngineConfig:
                                               # score_threshold)
     torch_threads: int = 0              # torch intra-op threads; 0: model.threads policy
     preprocess_threads: int = 0         # camera views in parallel; 0: model.threads policy
+    blind_views: bool = False           # ablation: the model gets black views (route, ego and
+                                        # command unchanged): the plan-without-images baseline
 
 
 def resolve_device(name: str) -> torch.device:
@@ -267,8 +269,9 @@ class InferenceEngine:
 
         def t(a, dtype=torch.float32):
             return torch.as_tensor(np.asarray(a), dtype=dtype).unsqueeze(0).to(dev)
+        images = t(views, torch.uint8)
         return {
-            'images': t(views, torch.uint8),
+            'images': torch.zeros_like(images) if self.cfg.blind_views else images,
             'intrinsics': t(K),
             'cam_to_ego': t(np.asarray(frame.cam_to_ego, np.float32)),
             'can_bus': t(can_bus_from_ego(frame.ego), torch.float64),
