@@ -4,8 +4,9 @@ Inputs (normalised): the route target point in the ego frame (x, y) / target_sca
 from the CAN bus the speed / speed_scale_mps, forward and lateral acceleration /
 accel_scale_mps2 (gravity is not in them) and the yaw rate (rad/s). An MLP makes one token of
 the planner's width, appended after the QT-Former's tokens; with `condition_query` a linear
-map of the same embedding is also added to the student's planning query (`query_bias`). In training the target point is
-perturbed (Gaussian noise, random drop) against the known shortcut of steering by it alone.
+map of the same embedding is also added to the student's planning query (`query_bias`).
+In training the target point is perturbed (Gaussian noise, random drop) against the known
+shortcut of steering by it alone.
 """
 from typing import Optional
 
