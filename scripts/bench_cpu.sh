@@ -37,6 +37,8 @@ e2e() { "$PY" -m orion_lite_ros.bench.planner_e2e --seconds "$E2E_S" --out "$OUT
   > /dev/null; echo "[e2e] $1"; }
 e2e e2e_1600x900_10hz --hw 900 1600 --rate 10
 e2e e2e_1600x900_10hz_before --hw 900 1600 --rate 10 --jpeg-decode full --preprocess-threads 1 --threads 2
+e2e e2e_1600x900_10hz_jpeg20 --hw 900 1600 --rate 10 --jpeg-quality 20
+e2e e2e_1600x900_10hz_jpeg90 --hw 900 1600 --rate 10 --jpeg-quality 90
 e2e e2e_sim_20hz --hw 160 256 --rate 20
 e2e e2e_sim_20hz_busy1 --hw 160 256 --rate 20 --busy 1
 rf() { "$PY" -m orion_lite_ros.bench.replay_fps --out "$OUT/$1.json" "${@:2}" > /dev/null; \

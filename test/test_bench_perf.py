@@ -18,6 +18,8 @@ def test_planner_command_sets_the_engine_parameters():
     cmd = planner_command(E2EConfig(torch_threads=2, jpeg_decode='full'))
     assert 'torch_threads:=2' in cmd and 'jpeg_decode:="full"' in cmd
     assert '~/input/odometry:=/e2e/odom' in cmd
+    assert not any('image_transports' in c for c in cmd)
+    assert 'image_transports:=["compressed"]' in planner_command(E2EConfig(jpeg_quality=20))
     img = natural_image((90, 160), 1)
     assert img.shape == (90, 160, 3) and img.dtype.name == 'uint8' and img.std() > 20
 
@@ -40,6 +42,6 @@ def test_tables_from_result_files(tmp_path):
         'replay_with_engine_no_prefetch': run}))
     assert '| engine_a | natural 1600x900 | scaled | 0->1 / 2 | 0 |' in perf_table.engine_table(
         tmp_path)
-    assert '| e2e_b | 6x 256x160 | 20 | 1 | 1.0 | 20.0 | 1 / 2 / 3 |' in perf_table.e2e_table(
+    assert '| e2e_b | 6x 256x160 rgb8 | 20 | 1 | 1.0 | 20.0 | 1 / 2 / 3 |' in perf_table.e2e_table(
         tmp_path)
     assert 'JPEG q20' in perf_table.replay_table(tmp_path)

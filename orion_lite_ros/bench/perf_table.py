@@ -36,7 +36,10 @@ def e2e_table(d: Path) -> str:
     for p in sorted(d.glob('e2e_*.json')):
         r = json.loads(p.read_text())
         c, lat = r['config'], r.get('latency_ms', {})
-        rows.append(f"| {p.stem} | 6x {c['width_px']}x{c['height_px']} | {c['rate_hz']:g} | "
+        q = c.get('jpeg_quality', 0)
+        kind = f'JPEG q{q}' if q else 'rgb8'
+        rows.append(f"| {p.stem} | 6x {c['width_px']}x{c['height_px']} {kind} | "
+                    f"{c['rate_hz']:g} | "
                     f"{c['busy']} | {r['planned_ratio']} | {r['plans_per_s']} | "
                     f"{lat.get('p50')} / {lat.get('p99')} / {lat.get('max')} |")
     return '\n'.join(rows)

@@ -10,7 +10,10 @@ records every trajectory. End-to-end latency = trajectory receive time - its hea
 front camera's). `planned_ratio` = trajectories / input sets published in the window: below 1
 the node does not keep up and plans the newest set. `--busy N` keeps N extra processes
 spinning (a shared machine). Images are smooth scenes with sensor noise (JPEG costs as on real
-images; uniform noise would cost 2-3x more to encode).
+images; uniform noise would cost 2-3x more to encode). `--jpeg-quality Q` publishes JPEG
+CompressedImages instead (`image_transports: [compressed]`), as cameras with on-board JPEG
+encoding send them; they are encoded once before the run (the camera's cost, not the
+planner's).
 """
 import argparse
 from dataclasses import asdict, dataclass
@@ -42,6 +45,7 @@ class E2EConfig:
     preprocess_threads: int = 0
     jpeg_decode: str = 'scaled'
     busy: int = 0
+    jpeg_quality: int = 0               # 0: raw rgb8 Image; 1-100: JPEG CompressedImage
     domain_id: int = 88
     startup_timeout_s: float = 120.0
 
@@ -59,9 +63,11 @@ def planner_command(cfg: E2EConfig) -> List[str]:
     params = {'checkpoint': cfg.checkpoint, 'device': 'cpu', 'max_input_age_s': 2.0,
               'torch_threads': cfg.torch_threads, 'preprocess_threads': cfg.preprocess_threads,
               'jpeg_decode': cfg.jpeg_decode, 'diagnostics_period_s': 1.0}
+    if cfg.jpeg_quality:
+        params['image_transports'] = ['compressed']
     cmd = [sys.executable, '-m', 'orion_lite_ros.nodes.planner_node', '--ros-args']
     for k, v in params.items():
-        cmd += ['-p', f'{k}:={json.dumps(v) if isinstance(v, str) else v}']
+        cmd += ['-p', f'{k}:={json.dumps(v) if isinstance(v, (str, list)) else v}']
     for c in CAMERA_NAMES:
         cmd += ['-r', f'~/input/cameras/{c}/image:=/e2e/{c}/image']
     return cmd + ['-r', '~/input/odometry:=/e2e/odom', '-r', '~/output/trajectory:=/e2e/traj']
@@ -72,20 +78,26 @@ def run_driver(cfg: E2EConfig) -> Dict:
     from nav_msgs.msg import Odometry
     from nav_msgs.msg import Path as PathMsg
     import rclpy
-    from sensor_msgs.msg import Image
+    from sensor_msgs.msg import CompressedImage, Image
 
     from orion_lite_ros.nodes.common import RELIABLE_QOS, SENSOR_QOS
-    from orion_lite_ros.ros.image_codec import rgb_to_image
+    from orion_lite_ros.ros.image_codec import rgb_to_compressed, rgb_to_image
     from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
     rclpy.init()
     node = rclpy.create_node('planner_e2e_driver')
-    cams = [node.create_publisher(Image, f'/e2e/{c}/image', SENSOR_QOS) for c in CAMERA_NAMES]
+    msg_type = CompressedImage if cfg.jpeg_quality else Image
+    cams = [node.create_publisher(msg_type, f'/e2e/{c}/image', SENSOR_QOS)
+            for c in CAMERA_NAMES]
     odom_pub = node.create_publisher(Odometry, '/e2e/odom', RELIABLE_QOS)
     received: List = []
     node.create_subscription(PathMsg, '/e2e/traj', lambda m: received.append(
         (stamp_to_ns(m.header.stamp), time.time_ns())), RELIABLE_QOS)
-    msgs = [rgb_to_image(natural_image((cfg.height_px, cfg.width_px), i), frame_id=c)
-            for i, c in enumerate(CAMERA_NAMES)]
+    images = [natural_image((cfg.height_px, cfg.width_px), i) for i in range(len(CAMERA_NAMES))]
+    if cfg.jpeg_quality:
+        msgs = [rgb_to_compressed(im, quality=cfg.jpeg_quality, frame_id=c)
+                for im, c in zip(images, CAMERA_NAMES)]
+    else:
+        msgs = [rgb_to_image(im, frame_id=c) for im, c in zip(images, CAMERA_NAMES)]
     odom = Odometry()
     odom.header.frame_id, odom.child_frame_id = 'map', 'base_link'
     odom.pose.pose.orientation.w = 1.0
@@ -179,6 +191,8 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument('--preprocess-threads', type=int, default=0)
     p.add_argument('--jpeg-decode', default='scaled', choices=['scaled', 'full'])
     p.add_argument('--busy', type=int, default=0, help='extra busy processes (shared machine)')
+    p.add_argument('--jpeg-quality', type=int, default=0,
+                   help='publish JPEG CompressedImages of this quality (0: raw rgb8 Images)')
     p.add_argument('--domain-id', type=int, default=E2EConfig.domain_id)
     p.add_argument('--out', type=Path, default=None)
     p.add_argument('--role', default='run', choices=['run', 'driver'], help=argparse.SUPPRESS)
@@ -195,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = E2EConfig(seconds=a.seconds, rate_hz=a.rate, height_px=a.hw[0], width_px=a.hw[1],
                     checkpoint=a.checkpoint, torch_threads=a.threads,
                     preprocess_threads=a.preprocess_threads, jpeg_decode=a.jpeg_decode,
-                    busy=a.busy, domain_id=a.domain_id)
+                    busy=a.busy, jpeg_quality=a.jpeg_quality, domain_id=a.domain_id)
     summary = run_benchmark(cfg)
     text = json.dumps(summary, indent=1)
     if a.out:
