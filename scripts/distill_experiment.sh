@@ -33,6 +33,9 @@ PERCEPTION_ARGS=${PERCEPTION_ARGS:-loss.det_weight=1.0 loss.traffic_weight=1.0 l
 TEACHER_ARGS=${TEACHER_ARGS:-epochs=40 batch_size=256 lr=2e-3}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 TEACHER_EVAL=${TEACHER_EVAL:-1}      # 0: skip the teacher's background closed loop (2-core runs)
+# 1: train the teacher on the token-only episodes, then render with its planning token inline;
+# 0: render first, train the teacher on the tokens of both, then annotate the rendered frames
+TEACHER_INLINE=${TEACHER_INLINE:-1}
 # Sample-shaping and optimisation settings shared by the cache and the three runs (they enter
 # the cache key), e.g. the CPU scale: "view_h=64 view_w=128 batch_size=16 num_workers=0"
 COMMON_ARGS=${COMMON_ARGS:-}
@@ -63,24 +66,51 @@ datagen() {
 datagen tokens 0 "$TOKEN_SEEDS_PER_JOB" render=false perturbed_per_route=2
 
 TEACHER=$WORK/teacher/teacher
-if [ ! -f "$TEACHER/model.safetensors" ]; then
-  log "teacher: train ($TEACHER_ARGS)"
+train_teacher() {   # train_teacher EPISODES_DIR
+  [ -f "$TEACHER/model.safetensors" ] && return 0
+  log "teacher: train on $1 ($TEACHER_ARGS)"
   $PY -m orion_lite_ros.cli.teacher train --config config/teacher.yaml \
-    episodes_dir="$WORK/tokens/train" out_dir="$WORK/teacher" load_workers="$NPROC" \
+    episodes_dir="$1" out_dir="$WORK/teacher" load_workers="$NPROC" \
     $TEACHER_ARGS > "$WORK/logs/teacher_train.log" 2>&1
   tail -n 2 "$WORK/logs/teacher_train.log"
+}
+teacher_eval() {
+  if [ "$TEACHER_EVAL" = 1 ] && [ ! -f "$WORK/eval_teacher.json" ]; then
+    log "teacher and expert: closed loop on the held-out routes (background)"
+    $PY -m orion_lite_ros.cli.teacher eval --checkpoint "$TEACHER" --out "$WORK/eval_teacher.json" \
+      > "$WORK/logs/teacher_eval.log" 2>&1 &
+    $PY -m orion_lite_ros.cli.teacher eval --expert --out "$WORK/eval_expert.json" \
+      > "$WORK/logs/expert_eval.log" 2>&1 &
+  fi
+}
+# = config/sim.yaml cameras
+RENDER="camera_height_px=160 camera_width_px=256 skybox=true perturbed_per_route=2"
+if [ "$TEACHER_INLINE" = 1 ]; then
+  train_teacher "$WORK/tokens/train"
+  teacher_eval
+  # the teacher's planning token recorded per frame while rendering
+  DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" $RENDER teacher_checkpoint="$TEACHER"
+else
+  # render first; the teacher learns from the tokens of every episode (token-only + rendered),
+  # then writes its planning token into the rendered frames
+  DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" $RENDER
+  mkdir -p "$WORK/teacher_episodes"
+  for src in tokens episodes; do
+    for ep in "$WORK/$src"/train/*; do
+      [ -f "$ep/meta.json" ] && ln -sfn "$(realpath "$ep")" "$WORK/teacher_episodes/${src}_$(basename "$ep")"
+    done
+  done
+  train_teacher "$WORK/teacher_episodes"
+  teacher_eval
+  for split in train val; do
+    [ -f "$WORK/annotated_$split.done" ] && continue
+    log "teacher: planning tokens into $WORK/episodes/$split"
+    $PY -m orion_lite_ros.cli.teacher annotate --checkpoint "$TEACHER" \
+      --episodes "$WORK/episodes/$split" --into-episodes --workers "$NPROC" \
+      > "$WORK/logs/annotate_$split.log" 2>&1
+    touch "$WORK/annotated_$split.done"
+  done
 fi
-if [ "$TEACHER_EVAL" = 1 ] && [ ! -f "$WORK/eval_teacher.json" ]; then
-  log "teacher and expert: closed loop on the held-out routes (background)"
-  $PY -m orion_lite_ros.cli.teacher eval --checkpoint "$TEACHER" --out "$WORK/eval_teacher.json" \
-    > "$WORK/logs/teacher_eval.log" 2>&1 &
-  $PY -m orion_lite_ros.cli.teacher eval --expert --out "$WORK/eval_expert.json" \
-    > "$WORK/logs/expert_eval.log" 2>&1 &
-fi
-
-# = config/sim.yaml cameras; the teacher's planning token recorded per frame
-DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" camera_height_px=160 camera_width_px=256 skybox=true \
-  perturbed_per_route=2 teacher_checkpoint="$TEACHER"
 
 COMMON="--config config/train_episodes.yaml target=full freeze_perception=false
   train_dir=$WORK/episodes/train val_dir=$WORK/episodes/val sample_cache=$WORK/cache

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from orion_lite_ros.training.config import LossConfig, TrainConfig
-from orion_lite_ros.training.sampling import curve_indices, curve_mask, future_labels
+from orion_lite_ros.training.sampling import (curve_indices, curve_mask, future_labels,
+                                              moveoff_mask)
 
 
 def _futures():
@@ -26,6 +27,28 @@ def test_curve_mask_and_indices():
     assert curve_indices(fut, mask, 1.0, 1).tolist() == [0, 1, 2]
     fut[1, :, 1] *= -1                        # right bends count too
     assert curve_mask(fut, mask, 1.0).tolist() == [False, True, False]
+
+
+def test_moveoff_frames_are_repeated():
+    """A start from rest that drives off is repeated; a wait at rest and a drive at speed are
+    not; a frame that is both a curve and a move-off gets the larger count."""
+    t = np.arange(1, 7) * 0.5
+    moving_off = np.stack([0.5 * 1.5 * t ** 2, np.zeros(6)], -1)      # 1.5 m/s^2 from rest
+    waiting = np.zeros((6, 2))
+    cruising = np.stack([8.0 * t, np.zeros(6)], -1)
+    turning_off = moving_off.copy()
+    turning_off[:, 1] = [0.0, 0.0, 0.2, 0.5, 1.0, 1.6]
+    fut = np.stack([moving_off, waiting, cruising, turning_off])
+    mask = np.ones((4, 6))
+    assert moveoff_mask(fut, mask).tolist() == [True, False, False, True]
+    assert curve_indices(fut, mask, 1.0, 3, moveoff_repeat=4).tolist() == [
+        0, 0, 0, 0, 1, 2, 3, 3, 3, 3]
+    assert curve_indices(fut, mask, 1.0, 3).tolist() == [0, 1, 2, 3, 3, 3]
+    short = mask.copy()
+    short[0, 0] = 0.0                         # first waypoint unknown: not a move-off
+    assert not moveoff_mask(fut, short)[0]
+    with pytest.raises(ValueError, match='moveoff_repeat'):
+        curve_indices(fut, mask, 1.0, 1, moveoff_repeat=0)
 
 
 def test_curve_inputs_are_checked():

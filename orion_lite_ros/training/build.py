@@ -43,12 +43,13 @@ def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Optional[Dataset]]:
     if cfg.target == 'full' and cfg.data_format != 'episodes':
         raise ValueError('target=full trains on images: use data_format=episodes')
     train = build_dataset(cfg, cfg.train_dir)
-    if cfg.curve_repeat != 1:
+    if cfg.curve_repeat != 1 or cfg.moveoff_repeat != 1:
         from orion_lite_ros.training.sampling import curve_indices, future_labels
         fut, mask = future_labels(train)
-        indices = curve_indices(fut, mask, cfg.curve_lateral_m, cfg.curve_repeat)
-        print(f'[train] curve_repeat={cfg.curve_repeat}: {len(train)} frames -> '
-              f'{len(indices)} per epoch', flush=True)
+        indices = curve_indices(fut, mask, cfg.curve_lateral_m, cfg.curve_repeat,
+                                cfg.moveoff_repeat)
+        print(f'[train] curve_repeat={cfg.curve_repeat} moveoff_repeat={cfg.moveoff_repeat}: '
+              f'{len(train)} frames -> {len(indices)} per epoch', flush=True)
         train = Subset(train, indices.tolist())
     val = build_dataset(cfg, cfg.val_dir) if cfg.val_dir else None
     return train, val

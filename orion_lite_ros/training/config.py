@@ -68,6 +68,10 @@ class TrainConfig:
     # driving frames and the lateral part of the plan is what a student learns last.
     curve_repeat: int = 1
     curve_lateral_m: float = CURVE_LATERAL_M
+    # Frames where the expert drives off from rest (training/sampling.py moveoff_mask) are
+    # drawn `moveoff_repeat` times: waiting frames outnumber them and teach a planner that
+    # does not yet read its cameras to stay at rest (1: every frame once).
+    moveoff_repeat: int = 1
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()

@@ -1,4 +1,5 @@
-"""Which frames an epoch draws: curve frames repeated (`TrainConfig.curve_repeat`).
+"""Which frames an epoch draws: curve frames (`TrainConfig.curve_repeat`) and moving-off
+frames (`TrainConfig.moveoff_repeat`) repeated.
 
 Pure numpy on the samples' future labels; the datasets only have to hand those over.
 """
@@ -23,13 +24,40 @@ def curve_mask(future_xy: np.ndarray, future_mask: np.ndarray,
     return lateral.max(axis=1, initial=0.0) >= lateral_m
 
 
+# A moving-off frame: the ego is (nearly) at rest, its first waypoint (0.5 s) at most
+# MOVEOFF_FIRST_M away, and drives off: the last valid waypoint at least MOVEOFF_LAST_M away.
+MOVEOFF_FIRST_M = 0.5
+MOVEOFF_LAST_M = 4.0
+
+
+def moveoff_mask(future_xy: np.ndarray, future_mask: np.ndarray,
+                 first_max_m: float = MOVEOFF_FIRST_M, last_min_m: float = MOVEOFF_LAST_M
+                 ) -> np.ndarray:
+    """(N, T, 2), (N, T) -> (N,) bool: the expert starts from (nearly) rest and drives off.
+    Waiting frames (at a red light, behind a stopped car) far outnumber these, so a planner
+    that does not yet read its cameras learns to stay at rest; repeating them balances the
+    two (the images must tell them apart)."""
+    curve_mask(future_xy, future_mask)                 # shape checks
+    future_xy, future_mask = np.asarray(future_xy), np.asarray(future_mask) > 0
+    dist = np.linalg.norm(future_xy, axis=-1)
+    first_ok = future_mask[:, 0] & (dist[:, 0] <= first_max_m)
+    far = (dist * future_mask).max(axis=1, initial=0.0)
+    return first_ok & (far >= last_min_m)
+
+
 def curve_indices(future_xy: np.ndarray, future_mask: np.ndarray, lateral_m: float,
-                  repeat: int) -> np.ndarray:
-    """Every sample index once, and curve samples `repeat` times in all (sorted)."""
+                  repeat: int, moveoff_repeat: int = 1) -> np.ndarray:
+    """Every sample index once, curve samples `repeat` times in all and moving-off samples
+    `moveoff_repeat` times (the larger count where both apply); sorted."""
     if int(repeat) < 1:
         raise ValueError(f'curve_repeat must be >= 1, got {repeat}')
+    if int(moveoff_repeat) < 1:
+        raise ValueError(f'moveoff_repeat must be >= 1, got {moveoff_repeat}')
     curve = curve_mask(future_xy, future_mask, lateral_m)
     counts = np.where(curve, int(repeat), 1)
+    if int(moveoff_repeat) > 1:
+        counts = np.where(moveoff_mask(future_xy, future_mask),
+                          np.maximum(counts, int(moveoff_repeat)), counts)
     return np.repeat(np.arange(len(curve)), counts)
 
 
