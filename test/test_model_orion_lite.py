@@ -169,15 +169,15 @@ def test_paper_scale_student_forward():
 
 
 def test_route_token_conditions_the_planning_query():
-    """mini preset: the route/ego embedding is added to the planning query (condition_query),
+    """condition_query: the route/ego embedding is added to the planning query,
     so the planning token moves with the target point even when cross-attention ignores the
     token; configs written before the flag (no `condition_query`) load without it, and the
     authors' preset has no route token at all."""
     from dataclasses import replace
 
     from orion_lite_ros.model.config import NavConfig
-    cfg = OrionLiteConfig.mini()
-    assert cfg.nav.enabled and cfg.nav.condition_query
+    cfg = replace(OrionLiteConfig.mini(), nav=NavConfig(enabled=True, condition_query=True))
+    assert OrionLiteConfig.mini().nav.enabled and not OrionLiteConfig.mini().nav.condition_query
     assert not OrionLiteConfig.orion_lite().nav.enabled
     old = cfg.to_dict()
     del old['nav']['condition_query']

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from orion_lite_ros.training.config import LossConfig, TrainConfig
-from orion_lite_ros.training.sampling import (curve_indices, curve_mask, future_labels,
-                                              moveoff_mask)
+from orion_lite_ros.training.sampling import curve_indices, curve_mask, future_labels, moveoff_mask
 
 
 def _futures():

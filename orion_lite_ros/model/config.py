@@ -162,7 +162,8 @@ class NavConfig:
     # Also add the token's embedding (projected) to the student's planning query, so route and
     # ego state reach the planning token through the decoder's residual stream instead of only
     # through cross-attention (which run 3 of issue 16 measured as not learned in 2 k steps).
-    # False = the first route-token students (token only); the mini preset turns it on.
+    # Opt-in (model_config / nav.condition_query=true): a grafted standalone student would
+    # otherwise plan differently in its host.
     condition_query: bool = False
 
 
@@ -202,7 +203,7 @@ class OrionLiteConfig:
                             can_bus_hidden=128)
         student = StudentConfig(hidden_dim=128, num_layers=2, num_heads=4, ffn_dim=512)
         return cls(name='mini', token_dim=256, encoder=enc, qtformer=qt, student=student,
-                   nav=NavConfig(enabled=True, condition_query=True))
+                   nav=NavConfig(enabled=True))
 
     @classmethod
     def preset(cls, name: str) -> 'OrionLiteConfig':
