@@ -12,14 +12,19 @@ import numpy as np
 CURVE_LATERAL_M = 1.0
 
 
-def curve_mask(future_xy: np.ndarray, future_mask: np.ndarray,
-               lateral_m: float = CURVE_LATERAL_M) -> np.ndarray:
-    """(N, T, 2) REP-103 futures, (N, T) validity -> (N,) bool: some valid waypoint lies at
-    least `lateral_m` to the side."""
+def _checked(future_xy, future_mask) -> Tuple[np.ndarray, np.ndarray]:
     future_xy, future_mask = np.asarray(future_xy), np.asarray(future_mask)
     if future_xy.ndim != 3 or future_xy.shape[-1] != 2 or future_mask.shape != future_xy.shape[:2]:
         raise ValueError(f'expected future_xy (N, T, 2) and future_mask (N, T), got '
                          f'{future_xy.shape} and {future_mask.shape}')
+    return future_xy, future_mask
+
+
+def curve_mask(future_xy: np.ndarray, future_mask: np.ndarray,
+               lateral_m: float = CURVE_LATERAL_M) -> np.ndarray:
+    """(N, T, 2) REP-103 futures, (N, T) validity -> (N,) bool: some valid waypoint lies at
+    least `lateral_m` to the side."""
+    future_xy, future_mask = _checked(future_xy, future_mask)
     lateral = np.abs(future_xy[..., 1]) * (future_mask > 0)
     return lateral.max(axis=1, initial=0.0) >= lateral_m
 
@@ -37,8 +42,8 @@ def moveoff_mask(future_xy: np.ndarray, future_mask: np.ndarray,
     Waiting frames (at a red light, behind a stopped car) far outnumber these, so a planner
     that does not yet read its cameras learns to stay at rest; repeating them balances the
     two (the images must tell them apart)."""
-    curve_mask(future_xy, future_mask)                 # shape checks
-    future_xy, future_mask = np.asarray(future_xy), np.asarray(future_mask) > 0
+    future_xy, future_mask = _checked(future_xy, future_mask)
+    future_mask = future_mask > 0
     dist = np.linalg.norm(future_xy, axis=-1)
     first_ok = future_mask[:, 0] & (dist[:, 0] <= first_max_m)
     far = (dist * future_mask).max(axis=1, initial=0.0)
