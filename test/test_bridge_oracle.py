@@ -29,21 +29,42 @@ def _drive(tmp_path, planner: str, routes, video_every_n: int = 0, max_steps: in
                                 parameters=params, remappings=spec.remappings))
     with start_nodes([bridge] + stack, mode='threads') as group:
         node = next(n for n in group.nodes if hasattr(n, 'done'))
-        assert node.done.wait(1500), 'closed loop did not finish'
+        assert node.done.wait(3000), 'closed loop did not finish'
     assert node.error is None, node.error
     return node.records
 
 
-def test_route_oracle_finishes_every_heldout_route(tmp_path, ros_domain):
-    from orion_lite_ros.sim.backend import heldout_routes
-    routes = list(heldout_routes())
+# The default suite drives three held-out routes of different kinds (a junction turn, a red
+# light, a lane blocked ahead: ~70 s here); all ten are in the slow suite (`make test-slow`,
+# ~4 min here, much longer on a loaded machine).
+SAMPLE = ('unprotected_left_100001', 'red_light_100001', 'blocked_lane_100001')
+
+
+def _check_oracle(tmp_path, routes):
     records = _drive(tmp_path, 'route_oracle', routes)
-    assert len(records) == len(routes) == 10
+    assert len(records) == len(routes)
     bad = [(r.route_id, r.status, r.route_completion_pct) for r in records
            if r.route_completion_pct < 99.0 or r.status != 'Completed']
     assert not bad, bad
     data = json.loads((tmp_path / 'results.json').read_text())
-    assert len(data['route_records']) == 10
+    assert len(data['route_records']) == len(routes)
+
+
+@pytest.mark.timeout(1800)
+def test_route_oracle_finishes_heldout_routes_of_three_kinds(tmp_path, ros_domain):
+    from orion_lite_ros.sim.backend import heldout_routes
+    routes = [r for r in heldout_routes() if r.route_id in SAMPLE]
+    assert len(routes) == len(SAMPLE)
+    _check_oracle(tmp_path, routes)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_route_oracle_finishes_every_heldout_route(tmp_path, ros_domain):
+    from orion_lite_ros.sim.backend import heldout_routes
+    routes = list(heldout_routes())
+    assert len(routes) == 10
+    _check_oracle(tmp_path, routes)
 
 
 def test_constant_velocity_baseline_runs_and_films(tmp_path, ros_domain):

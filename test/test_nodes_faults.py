@@ -64,7 +64,7 @@ def _drive(probe, offset_ns=0, steps=10):
         probe.odom.publish(odometry(stamp, vx=1.0))
         probe.traj.publish(straight_path(stamp))
         probe.spin_until(lambda: False, 0.05)
-    return probe.spin_until(lambda: _last(probe)[0] > 0.0, 2.0)
+    return probe.spin_until(lambda: _last(probe)[0] > 0.0, 15.0)
 
 
 def _brakes_within(probe, timeout_s):
@@ -79,7 +79,7 @@ def test_future_stamps_refused_counted_and_silence_brakes(chain, offset_ns):
     assert _brakes_within(probe, 2.0)
     assert all(m.axes[0] == 0.0 for m in probe.received['/f/command'])    # never throttled
     assert probe.spin_until(lambda: int(_diag(probe).get('refused /f/trajectory', 0)) >= 5
-                            and int(_diag(probe).get('refused /f/odom', 0)) >= 5, 3.0)
+                            and int(_diag(probe).get('refused /f/odom', 0)) >= 5, 20.0)
     assert 'ahead of the node clock' in _diag(probe)['last_refusal']
     # fresh inputs drive again; stopping them brakes within the watchdog (0.5 s + a timer tick)
     assert _drive(probe)
@@ -111,7 +111,7 @@ def test_raising_callback_is_counted_and_the_node_goes_on(chain):
     probe.odom.publish(odometry(stamp))
     probe.spin_until(lambda: False, 0.1)
     probe.traj.publish(straight_path(stamp))
-    assert probe.spin_until(lambda: int(_diag(probe).get('callback_errors', 0)) >= 1, 3.0)
+    assert probe.spin_until(lambda: int(_diag(probe).get('callback_errors', 0)) >= 1, 20.0)
     assert 'injected fault' in _diag(probe)['last_callback_error']
     node.controller.step = original
     assert _drive(probe)                                # same node, still answering
@@ -126,7 +126,7 @@ def test_huge_waypoints_brake_with_finite_outputs(chain):
     probe.traj.publish(path_from_array(np.full((6, 2), 1e30), 'base_link', stamp, 0.5))
     answers = lambda: [m for m in probe.received['/f/command']  # noqa: E731
                        if m.header.stamp == ns_to_stamp(stamp)]
-    assert probe.spin_until(answers, 3.0)
+    assert probe.spin_until(answers, 20.0)
     axes = answers()[0].axes
     assert all(math.isfinite(v) for v in axes)
     assert (axes[0], axes[2], axes[3]) == (0.0, 1.0, 0.0)
@@ -147,9 +147,9 @@ def test_broken_odometry_is_refused_and_brakes(chain, fault):
         probe.traj.publish(straight_path(stamp))
         probe.spin_until(lambda: False, 0.05)
     assert _brakes_within(probe, 2.0)                  # odometry goes stale: refused ones
-    assert probe.spin_until(lambda: int(_diag(probe).get('refused /f/odom', 0)) >= 10, 3.0)
+    assert probe.spin_until(lambda: int(_diag(probe).get('refused /f/odom', 0)) >= 10, 20.0)
     assert _drive(probe)                                 # driving again, refusals recent: WARN
-    assert probe.spin_until(lambda: _diag(probe).get('state') == 'driving', 2.0)
+    assert probe.spin_until(lambda: _diag(probe).get('state') == 'driving', 20.0)
     assert _level(probe) == DiagnosticStatus.WARN
     assert all(math.isfinite(v) for m in probe.received['/f/command'] for v in m.axes)
 

@@ -136,7 +136,7 @@ def test_plan_markers_diagnostics_and_command(rig):
         if status is None or status.level != DiagnosticStatus.OK:
             return False
         return int(_values(_latest_status(probe))['window planned']) >= 3
-    assert probe.spin_until(planned_ok, 5.0)
+    assert probe.spin_until(planned_ok, 20.0)
     values = _values(_latest_status(probe))
     assert values['route'] == 'yes' and values['command'] == 'LANE_FOLLOW'
     assert float(values['latency_ms p50']) > 0
@@ -159,12 +159,12 @@ def test_stale_inputs_no_plan_error_and_brake(rig):
     old_ns = probe.now_ns() - 3_000_000_000
     publish_set(probe, old_ns)
     n_diag = len(probe.received['/diagnostics'])
-    assert probe.spin_until(lambda: len(probe.received['/diagnostics']) > n_diag + 4, 5.0)
+    assert probe.spin_until(lambda: len(probe.received['/diagnostics']) > n_diag + 4, 20.0)
     assert not _plans(probe, old_ns)
     status = _latest_status(probe)
     assert status.level == DiagnosticStatus.ERROR and 'stale' in status.message
     # no fresh trajectory for > max_trajectory_age_s: the controller brakes
-    assert probe.spin_until(lambda: probe.received['/t/command'][-1].axes[2] == 1.0, 5.0)
+    assert probe.spin_until(lambda: probe.received['/t/command'][-1].axes[2] == 1.0, 20.0)
     assert probe.received['/t/command'][-1].axes[0] == 0.0
 
 
@@ -177,8 +177,8 @@ def test_clock_jump_back_resets_model_memory_and_keeps_planning(rig):
     before = n_resets()
     back_ns = probe.now_ns() - 400_000_000               # 0.4 s before the last set: a jump
     publish_set(probe, back_ns)
-    assert probe.spin_until(lambda: _plans(probe, back_ns), 10.0)   # planned on a fresh memory
-    assert probe.spin_until(lambda: n_resets() == before + 1, 5.0)
+    assert probe.spin_until(lambda: _plans(probe, back_ns), 30.0)   # planned on a fresh memory
+    assert probe.spin_until(lambda: n_resets() >= before + 1, 30.0)  # next diagnostics say so
     publish_until_planned(probe)
 
 

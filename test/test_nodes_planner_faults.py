@@ -114,13 +114,16 @@ def values(probe):
     return {kv.key: kv.value for kv in st.values} if st else {}
 
 
-def wait_level(probe, level, timeout_s=6.0, fault=None, offset_ns=0):
-    """Keep streaming until the diagnostics reach ``level``."""
+def wait_level(probe, level, timeout_s=6.0, fault=None, offset_ns=0, outcome=None):
+    """Keep streaming until the diagnostics reach ``level`` (and, given ``outcome``, count
+    some of it in the recent window: on a loaded machine the window can turn ERROR from
+    sets that are still incomplete before the faulty ones are counted)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         stream(probe, 0.2, fault, offset_ns)
         st = status(probe)
-        if st is not None and st.level == level:
+        if st is not None and st.level == level and (
+                outcome is None or int(values(probe).get(f'window {outcome}', 0)) > 0):
             return True
     return False
 
@@ -130,7 +133,7 @@ def planned_since(probe, t0_ns):
 
 
 def recover(probe):
-    assert wait_level(probe, DiagnosticStatus.OK, 3 * WINDOW_S + 3), status(probe)
+    assert wait_level(probe, DiagnosticStatus.OK, 3 * WINDOW_S + 20), status(probe)
 
 
 def test_healthy_stream_is_ok_and_every_set_counted(planner):
@@ -150,8 +153,8 @@ def test_every_set_faulty_is_error_then_recovers(planner, fault, outcome):
     probe = planner
     recover(probe)
     t0 = probe.now_ns()
-    assert wait_level(probe, DiagnosticStatus.ERROR, 3 * WINDOW_S + 3, fault), status(probe)
-    assert int(values(probe)[f'window {outcome}']) > 0
+    assert wait_level(probe, DiagnosticStatus.ERROR, 3 * WINDOW_S + 20, fault,
+                      outcome=outcome), status(probe)
     assert 'nothing planned' in status(probe).message
     assert not planned_since(probe, t0)
     assert probe.group.alive()
@@ -178,9 +181,8 @@ def test_future_stamps_refused_and_error(planner):
     probe = planner
     recover(probe)
     t0 = probe.now_ns()
-    assert wait_level(probe, DiagnosticStatus.ERROR, 3 * WINDOW_S + 3,
-                      offset_ns=3600 * 10**9), status(probe)
-    assert int(values(probe)['window future']) > 0
+    assert wait_level(probe, DiagnosticStatus.ERROR, 3 * WINDOW_S + 20,
+                      offset_ns=3600 * 10**9, outcome='future'), status(probe)
     assert 'ahead of the node clock' in values(probe)['last_error']
     assert not [m for m in probe.received['/pf/trajectory']
                 if stamp_to_ns(m.header.stamp) > t0 + 10**12]
@@ -206,7 +208,7 @@ def test_degenerate_route_is_no_route(planner, route):
     probe = planner
     publish_route(probe, route)
     stream(probe, 0.6)
-    assert probe.spin_until(lambda: values(probe).get('route') == 'no', 3.0)
+    assert probe.spin_until(lambda: values(probe).get('route') == 'no', 20.0)
     assert status(probe).level == DiagnosticStatus.WARN
     publish_route(probe, np.stack([np.arange(0.0, 200.0, 2.0), np.zeros(100)], axis=1))
     recover(probe)
@@ -234,7 +236,7 @@ def test_raising_callback_is_counted_and_the_node_goes_on(planner):
     original, node.frames.set_acceleration = node.frames.set_acceleration, boom
     try:
         probe.accel.publish(AccelWithCovarianceStamped())
-        assert probe.spin_until(lambda: int(values(probe).get('callback_errors', 0)) >= 1, 3.0)
+        assert probe.spin_until(lambda: int(values(probe).get('callback_errors', 0)) >= 1, 20.0)
         assert 'injected accel fault' in values(probe)['last_callback_error']
     finally:
         node.frames.set_acceleration = original
