@@ -17,6 +17,7 @@
 # resumes. Closed-loop evaluation of the students runs through ROS afterwards (README).
 #
 #   WORK=/tmp/distill bash scripts/distill_experiment.sh
+#   (VARIANTS=gt_only: no teacher at all; TEACHER_INLINE=0 and TEACHER_EVAL=0 suit 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
@@ -63,7 +64,11 @@ datagen() {
   log "$name: train $(ls "$WORK/$name"/train/*/meta.json | wc -l) episodes, val $(ls "$WORK/$name"/val/*/meta.json | wc -l)"
 }
 
-datagen tokens 0 "$TOKEN_SEEDS_PER_JOB" render=false perturbed_per_route=2
+# the teacher (token-only episodes, its training, its planning tokens) only for arms that
+# mimic it: VARIANTS=gt_only renders and trains without one
+NEED_TEACHER=0
+for v in $VARIANTS; do [ "$v" != gt_only ] && NEED_TEACHER=1; done
+[ "$NEED_TEACHER" = 1 ] && datagen tokens 0 "$TOKEN_SEEDS_PER_JOB" render=false perturbed_per_route=2
 
 TEACHER=$WORK/teacher/teacher
 train_teacher() {   # train_teacher EPISODES_DIR
@@ -85,7 +90,9 @@ teacher_eval() {
 }
 # = config/sim.yaml cameras
 RENDER="camera_height_px=160 camera_width_px=256 skybox=true perturbed_per_route=2"
-if [ "$TEACHER_INLINE" = 1 ]; then
+if [ "$NEED_TEACHER" = 0 ]; then
+  DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" $RENDER
+elif [ "$TEACHER_INLINE" = 1 ]; then
   train_teacher "$WORK/tokens/train"
   teacher_eval
   # the teacher's planning token recorded per frame while rendering

@@ -134,6 +134,14 @@ def test_view_size_override_trains_and_exports_for_the_engine(tmp_path):
         tmp_path / 'run' / 'export'))).encoder.img_h == 32
 
 
+def test_nav_condition_query_reaches_the_model_config(tmp_path):
+    from orion_lite_ros.training.build import model_config
+    assert model_config(_cfg(tmp_path)).nav.condition_query is False
+    assert model_config(_cfg(tmp_path, nav_condition_query=True)).nav.condition_query is True
+    with pytest.raises(ValueError, match='route/ego token'):
+        model_config(_cfg(tmp_path, nav_condition_query=True, model_preset='orion_lite'))
+
+
 @pytest.mark.parametrize('hw', [(30, 64), (32, 0), (-16, 32)])
 def test_bad_view_sizes_are_errors(tmp_path, hw):
     from orion_lite_ros.training.build import model_config

@@ -57,7 +57,8 @@ def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Optional[Dataset]]:
 
 def model_config(cfg: TrainConfig):
     """OrionLiteConfig of `init_checkpoint` when given (our format), else the preset with the
-    view size `view_h` x `view_w` when set."""
+    view size `view_h` x `view_w` when set (and the planning query conditioned on the
+    route/ego token when `nav_condition_query`)."""
     from orion_lite_ros.model.config import OrionLiteConfig
     if cfg.init_checkpoint and not cfg.init_checkpoint.endswith(('.pth', '.pt')):
         from orion_lite_ros.model.checkpoint import read_config
@@ -68,7 +69,13 @@ def model_config(cfg: TrainConfig):
                 raise ValueError(f'view_h/view_w {cfg.view_h}x{cfg.view_w} differ from the '
                                  f"init_checkpoint's views {have[0]}x{have[1]}")
         return mcfg
-    return with_view_size(OrionLiteConfig.preset(cfg.model_preset), cfg.view_h, cfg.view_w)
+    mcfg = with_view_size(OrionLiteConfig.preset(cfg.model_preset), cfg.view_h, cfg.view_w)
+    if cfg.nav_condition_query:
+        if not mcfg.nav.enabled:
+            raise ValueError(f'nav_condition_query needs the route/ego token, which the '
+                             f'{cfg.model_preset!r} preset does not have (nav.enabled false)')
+        mcfg = replace(mcfg, nav=replace(mcfg.nav, condition_query=True))
+    return mcfg
 
 
 def with_view_size(mcfg, view_h: int, view_w: int):

@@ -77,6 +77,9 @@ class TrainConfig:
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()
     view_h: int = 0                      # model view size (0: the preset's), e.g. 64 x 128
     view_w: int = 0                      # to train the mini model on a CPU
+    # The route/ego token also biases the student's planning query (NavConfig.condition_query;
+    # a preset's own value when False). Only for a model built from the preset.
+    nav_condition_query: bool = False
     init_checkpoint: str = ''            # model/checkpoint.py directory to fine-tune from
     freeze_perception: bool = True       # full model: encoder + QT-Former frozen (paper)
     # Optimisation
