@@ -22,6 +22,7 @@ import json
 import os
 from pathlib import Path
 import shutil
+import signal
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -338,6 +339,10 @@ def _route_ids(args) -> tuple:
     return default_routes()
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.only == 'teacher' and not args.teacher:
@@ -360,6 +365,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if cfg.run_planner and not cfg.checkpoint:
         print(UNTRAINED_NOTE, flush=True)
     results = {}
+    # SIGTERM (a job runner, `kill`) stops the node processes as Ctrl-C does: without this the
+    # default handler ends this process alone and its nodes keep running, orphaned
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if cfg.run_expert:
             results['expert'] = run_one(cfg, 'expert')
