@@ -25,6 +25,13 @@ LIDAR2EGO = np.array([[0.0, 1.0, 0.0, -0.39],
                       [-1.0, 0.0, 0.0, 0.0],
                       [0.0, 0.0, 1.0, 1.84],
                       [0.0, 0.0, 0.0, 1.0]])
+_LIDAR2EGO_T = torch.from_numpy(LIDAR2EGO)    # float64; a tensor constant torch.compile can guard
+
+
+def _lidar2ego(dtype, device) -> torch.Tensor:
+    return _LIDAR2EGO_T.to(device=device, dtype=dtype)
+
+
 # What an IMU reads on level ground at rest (specific force, up): the official CAN bus
 # carries the raw IMU z acceleration, so gravity is in it.
 IMU_GRAVITY_MPS2 = 9.81
@@ -47,7 +54,7 @@ def lidar2img(intrinsics: torch.Tensor, cam_to_ego: torch.Tensor) -> torch.Tenso
                     device=intrinsics.device)
     K[..., :3, :3] = intrinsics.double()
     K[..., 3, 3] = 1.0
-    lidar2ego = torch.as_tensor(LIDAR2EGO, dtype=torch.float64, device=intrinsics.device)
+    lidar2ego = _lidar2ego(torch.float64, intrinsics.device)
     lidar2cam = rigid_inverse(cam_to_ego.double()) @ lidar2ego
     return (K @ lidar2cam).float()
 
@@ -66,7 +73,7 @@ def ego2world(can_bus: torch.Tensor) -> torch.Tensor:
 
 def lidar2global(can_bus: torch.Tensor) -> torch.Tensor:
     """(B, 18) -> (B, 4, 4) float64: the official `ego_pose` (the agent's lidar2global)."""
-    lidar2ego = torch.as_tensor(LIDAR2EGO, dtype=torch.float64, device=can_bus.device)
+    lidar2ego = _lidar2ego(torch.float64, can_bus.device)
     return ego2world(can_bus) @ lidar2ego
 
 
@@ -89,7 +96,7 @@ def can_bus_from_ego(ego: EgoState) -> np.ndarray:
 
 def lidar_points_to_ego(points: torch.Tensor) -> torch.Tensor:
     """(..., 3) LiDAR-frame points (m) -> REP-103 ego frame."""
-    T = torch.as_tensor(LIDAR2EGO, dtype=points.dtype, device=points.device)
+    T = _lidar2ego(points.dtype, points.device)
     return points @ T[:3, :3].T + T[:3, 3]
 
 
