@@ -26,6 +26,7 @@ done
 bench engine_after_t1_natural --images natural --threads 1
 bench engine_after_t2_natural --images natural --threads 2
 bench engine_sim_auto --images natural --hw 160 256
+bench engine_sim_auto_compile --images natural --hw 160 256 --compile
 for n in 1 2; do
   busy "$n"; sleep 1
   bench "engine_before_t2_natural_busy$n" --images natural --jpeg-decode full --preprocess-threads 1 --threads 2
@@ -40,6 +41,7 @@ e2e e2e_1600x900_10hz_before --hw 900 1600 --rate 10 --jpeg-decode full --prepro
 e2e e2e_1600x900_10hz_jpeg20 --hw 900 1600 --rate 10 --jpeg-quality 20
 e2e e2e_1600x900_10hz_jpeg90 --hw 900 1600 --rate 10 --jpeg-quality 90
 e2e e2e_sim_20hz --hw 160 256 --rate 20
+e2e e2e_sim_20hz_compile --hw 160 256 --rate 20 --compile
 e2e e2e_sim_20hz_busy1 --hw 160 256 --rate 20 --busy 1
 rf() { "$PY" -m orion_lite_ros.bench.replay_fps --out "$OUT/$1.json" "${@:2}" > /dev/null; \
   echo "[replay] $1"; }

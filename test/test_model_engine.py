@@ -295,3 +295,18 @@ def test_blind_views_ablation_ignores_the_images():
                                           jpeg_reencode=False, temporal_memory=False,
                                           vae_mode='mean'))
     assert not np.allclose(seeing.plan(frame).planning_token, seeing.plan(other).planning_token)
+
+
+@pytest.mark.slow
+def test_compiled_engine_plans_as_the_eager_one():
+    """`compile: true` (encoder, QT-Former and student under torch.compile, ~1 min on 2
+    cores) plans what the eager model plans, with temporal memory across frames."""
+    cfg = EngineConfig(model_preset='mini', device='cpu', warmup_iters=0, jpeg_reencode=False,
+                       vae_mode='mean')
+    eager, compiled = InferenceEngine(cfg), InferenceEngine(EngineConfig(**{
+        **cfg.__dict__, 'compile': True}))
+    for i in range(3):
+        frame = _frame(eager, i * 100_000_000)
+        a, b = eager.plan(frame), compiled.plan(frame)
+        np.testing.assert_allclose(b.waypoints, a.waypoints, atol=1e-3)
+        np.testing.assert_allclose(b.planning_token, a.planning_token, atol=1e-3)

@@ -46,6 +46,7 @@ class E2EConfig:
     jpeg_decode: str = 'scaled'
     busy: int = 0
     jpeg_quality: int = 0               # 0: raw rgb8 Image; 1-100: JPEG CompressedImage
+    compile: bool = False               # the node's `compile` parameter (torch.compile)
     domain_id: int = 88
     startup_timeout_s: float = 120.0
 
@@ -65,6 +66,8 @@ def planner_command(cfg: E2EConfig) -> List[str]:
               'jpeg_decode': cfg.jpeg_decode, 'diagnostics_period_s': 1.0}
     if cfg.jpeg_quality:
         params['image_transports'] = ['compressed']
+    if cfg.compile:
+        params['compile'] = True
     cmd = [sys.executable, '-m', 'orion_lite_ros.nodes.planner_node', '--ros-args']
     for k, v in params.items():
         cmd += ['-p', f'{k}:={json.dumps(v) if isinstance(v, (str, list)) else v}']
@@ -193,6 +196,8 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument('--busy', type=int, default=0, help='extra busy processes (shared machine)')
     p.add_argument('--jpeg-quality', type=int, default=0,
                    help='publish JPEG CompressedImages of this quality (0: raw rgb8 Images)')
+    p.add_argument('--compile', action='store_true',
+                   help="the node's compile parameter (torch.compile; compiles at start-up)")
     p.add_argument('--domain-id', type=int, default=E2EConfig.domain_id)
     p.add_argument('--out', type=Path, default=None)
     p.add_argument('--role', default='run', choices=['run', 'driver'], help=argparse.SUPPRESS)
@@ -209,7 +214,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = E2EConfig(seconds=a.seconds, rate_hz=a.rate, height_px=a.hw[0], width_px=a.hw[1],
                     checkpoint=a.checkpoint, torch_threads=a.threads,
                     preprocess_threads=a.preprocess_threads, jpeg_decode=a.jpeg_decode,
-                    busy=a.busy, jpeg_quality=a.jpeg_quality, domain_id=a.domain_id)
+                    busy=a.busy, jpeg_quality=a.jpeg_quality, compile=a.compile,
+                    domain_id=a.domain_id)
     summary = run_benchmark(cfg)
     text = json.dumps(summary, indent=1)
     if a.out:
