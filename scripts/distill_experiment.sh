@@ -67,8 +67,12 @@ datagen() {
 # the teacher (token-only episodes, its training, its planning tokens) only for arms that
 # mimic it: VARIANTS=gt_only renders and trains without one
 NEED_TEACHER=0
-for v in $VARIANTS; do [ "$v" != gt_only ] && NEED_TEACHER=1; done
-[ "$NEED_TEACHER" = 1 ] && datagen tokens 0 "$TOKEN_SEEDS_PER_JOB" render=false perturbed_per_route=2
+for v in $VARIANTS; do
+  if [ "$v" != gt_only ]; then NEED_TEACHER=1; fi
+done
+if [ "$NEED_TEACHER" = 1 ]; then
+  datagen tokens 0 "$TOKEN_SEEDS_PER_JOB" render=false perturbed_per_route=2
+fi
 
 TEACHER=$WORK/teacher/teacher
 train_teacher() {   # train_teacher EPISODES_DIR
@@ -90,33 +94,33 @@ teacher_eval() {
 }
 # = config/sim.yaml cameras
 RENDER="camera_height_px=160 camera_width_px=256 skybox=true perturbed_per_route=2"
-if [ "$NEED_TEACHER" = 0 ]; then
-  DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" $RENDER
-elif [ "$TEACHER_INLINE" = 1 ]; then
+if [ "$NEED_TEACHER" = 1 ] && [ "$TEACHER_INLINE" = 1 ]; then
   train_teacher "$WORK/tokens/train"
   teacher_eval
   # the teacher's planning token recorded per frame while rendering
   DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" $RENDER teacher_checkpoint="$TEACHER"
 else
-  # render first; the teacher learns from the tokens of every episode (token-only + rendered),
-  # then writes its planning token into the rendered frames
+  # render first (all there is without a teacher); the teacher learns from the tokens of
+  # every episode (token-only + rendered), then writes its planning token into the frames
   DATAGEN_S=$RENDER_S datagen episodes 1000 "$SEEDS_PER_JOB" $RENDER
-  mkdir -p "$WORK/teacher_episodes"
-  for src in tokens episodes; do
-    for ep in "$WORK/$src"/train/*; do
-      [ -f "$ep/meta.json" ] && ln -sfn "$(realpath "$ep")" "$WORK/teacher_episodes/${src}_$(basename "$ep")"
+  if [ "$NEED_TEACHER" = 1 ]; then
+    mkdir -p "$WORK/teacher_episodes"
+    for src in tokens episodes; do
+      for ep in "$WORK/$src"/train/*; do
+        [ -f "$ep/meta.json" ] && ln -sfn "$(realpath "$ep")" "$WORK/teacher_episodes/${src}_$(basename "$ep")"
+      done
     done
-  done
-  train_teacher "$WORK/teacher_episodes"
-  teacher_eval
-  for split in train val; do
-    [ -f "$WORK/annotated_$split.done" ] && continue
-    log "teacher: planning tokens into $WORK/episodes/$split"
-    $PY -m orion_lite_ros.cli.teacher annotate --checkpoint "$TEACHER" \
-      --episodes "$WORK/episodes/$split" --into-episodes --workers "$NPROC" \
-      > "$WORK/logs/annotate_$split.log" 2>&1
-    touch "$WORK/annotated_$split.done"
-  done
+    train_teacher "$WORK/teacher_episodes"
+    teacher_eval
+    for split in train val; do
+      [ -f "$WORK/annotated_$split.done" ] && continue
+      log "teacher: planning tokens into $WORK/episodes/$split"
+      $PY -m orion_lite_ros.cli.teacher annotate --checkpoint "$TEACHER" \
+        --episodes "$WORK/episodes/$split" --into-episodes --workers "$NPROC" \
+        > "$WORK/logs/annotate_$split.log" 2>&1
+      touch "$WORK/annotated_$split.done"
+    done
+  fi
 fi
 
 COMMON="--config config/train_episodes.yaml target=full freeze_perception=false

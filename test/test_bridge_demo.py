@@ -1,6 +1,7 @@
 """The main job end to end (slow): orion-lite-demo --quick writes both results and a plot."""
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 
@@ -41,7 +42,6 @@ def test_demo_teacher_run_needs_a_checkpoint(capsys):
 
 def _processes_naming(text: str):
     """PIDs whose command line contains ``text`` (Linux /proc)."""
-    from pathlib import Path
     pids = []
     for proc in Path('/proc').glob('[0-9]*'):
         try:
