@@ -174,3 +174,29 @@ def test_open_loop_curve_metrics():
     metric = OpenLoopL2()
     metric.update(fut[:1], fut[:1], mask[:1])
     assert 'bend_curve_3s' not in OpenLoopL2.compute(metric.state())
+
+
+def test_speed_dropout_hides_the_ego_motion_from_the_model_only(tmp_path):
+    """With speed_dropout the model's forward gets zeroed speeds for some samples; the losses
+    keep the real ones; it needs the full target."""
+    import torch
+
+    from orion_lite_ros.training import build
+    from orion_lite_ros.training.trainer import Trainer
+    _arc_episode(tmp_path / 'eps')
+    cfg = _cfg(tmp_path, view_h=16, view_w=32, batch_size=10, speed_dropout=0.5)
+    train_set, _ = build.build_datasets(cfg)
+    model = build.build_model(cfg)[0]
+    trainer = Trainer(cfg, model, train_set)
+    seen = []
+    real_forward = model.forward
+    model.forward = lambda *a, **kw: (seen.append(a[3].clone()), real_forward(*a, **kw))[1]
+    batch = next(iter(torch.utils.data.DataLoader(train_set, batch_size=10)))
+    batch['can_bus'][:, 7] = 5.0                         # every sample moving at 5 m/s
+    record = trainer.train_step(batch)
+    assert math.isfinite(record['total'])
+    hidden = seen[0][:, 7] == 0
+    assert hidden.any() and not hidden.all()
+    assert (batch['can_bus'][:, 7] > 0).all()            # the batch itself is unchanged
+    with pytest.raises(ValueError, match='target=full'):
+        Trainer(_cfg(tmp_path, target='student', speed_dropout=0.5), model, train_set)

@@ -72,6 +72,12 @@ class TrainConfig:
     # drawn `moveoff_repeat` times: waiting frames outnumber them and teach a planner that
     # does not yet read its cameras to stay at rest (1: every frame once).
     moveoff_repeat: int = 1
+    # Probability per training sample of hiding the ego's motion from the model (speed and
+    # forward/lateral acceleration of the CAN bus zeroed, so both the QT-Former's ego token and
+    # the route/ego token read "at rest"). Against the inertia shortcut: a planner that reads
+    # "speed 0" as "stay" never drives off (issue 16, run 5); with the drop, speed 0 is also
+    # what a moving car looks like, so the plan at rest must come from the cameras and route.
+    speed_dropout: float = 0.0
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from orion_lite_ros.eval.sensitivity import sensitivity
 from orion_lite_ros.layout import WAYPOINT_DT_S
+from orion_lite_ros.training.augment import hide_ego_motion
 from orion_lite_ros.training.config import TrainConfig
 from orion_lite_ros.training.losses import distillation_losses
 from orion_lite_ros.training.metrics import OpenLoopL2
@@ -255,6 +256,10 @@ class Trainer:
             lambda s: lr_factor(s, cfg, self.total_steps, self.steps_per_epoch))
         self.amp_dtype = autocast_dtype(cfg.precision, self.dist.device)
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
+        if cfg.speed_dropout and cfg.target != 'full':
+            raise ValueError('speed_dropout needs target=full (cached tokens carry no CAN bus)')
+        hide_ego_motion(torch.zeros(1, 18), cfg.speed_dropout)   # validates the probability
+        self._aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + self.dist.rank)
         self.step = 0
         self.history: List[Dict[str, float]] = []
         self.val_history: List[Dict[str, float]] = []
@@ -311,9 +316,13 @@ class Trainer:
     def train_step(self, batch: Dict[str, Any]) -> Dict[str, float]:
         self._train_mode()
         batch = to_device(batch, self.dist.device)
+        inputs = batch
+        if self.cfg.speed_dropout:
+            inputs = dict(batch, can_bus=hide_ego_motion(batch['can_bus'],
+                                                         self.cfg.speed_dropout, self._aug_gen))
         with torch.autocast(self.dist.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
-            out = forward_model(self.model, batch, self.cfg.target,
+            out = forward_model(self.model, inputs, self.cfg.target,
                                 detach_plan=self.cfg.loss.trajectory_head_only)
         terms = distillation_losses(out, batch, self.cfg.loss)
         self.optimizer.zero_grad(set_to_none=True)
