@@ -31,3 +31,49 @@ def test_engine_replay_is_deterministic_and_regression_detects_change(tmp_path, 
     assert not rep.passed and len(rep.differing) == 6
     ahead = result_to_json(replay(bag, ReplayConfig(progress=False, prefetch=2), planner))
     assert compare_runs(ahead, first, tolerance_m=1e-6).passed    # prefetch changes nothing
+
+
+def test_batched_replay_plans_what_frame_by_frame_replay_plans(tmp_path):
+    """Without temporal memory the replay plans 8 frames per forward pass by default (4, 4
+    and the last 3 of 11 here with batch=4): same plans as one frame at a time, same frame count,
+    max_frames respected; with memory it stays frame by frame."""
+    from orion_lite_ros.eval.engine_planner import EnginePlanner
+    from orion_lite_ros.eval.replay import ReplayConfig, batch_size, replay
+    planner = EnginePlanner(preset='mini', device='cpu', seed=0, temporal_memory=False)
+    assert planner.can_batch
+    bag = write_synthetic_bag(tmp_path / 'bag', SyntheticDrive(duration_s=1.0,
+                                                              image_hw=(90, 160)))
+    one = result_to_json(replay(bag, ReplayConfig(progress=False, batch=1), planner))
+    assert batch_size(planner, ReplayConfig()) == 8
+    for cfg in (ReplayConfig(progress=False), ReplayConfig(progress=False, batch=4),
+                ReplayConfig(progress=False, batch=4, prefetch=2)):
+        batched = result_to_json(replay(bag, cfg, planner))
+        assert len(batched['frames']) == len(one['frames']) == 11
+        assert compare_runs(batched, one, tolerance_m=1e-4).passed
+    short = replay(bag, ReplayConfig(progress=False, batch=4, max_frames=5), planner)
+    assert len(short.frames) == 5
+    with pytest.raises(ValueError, match='batch'):
+        replay(bag, ReplayConfig(progress=False, batch=-1), planner)
+
+
+def test_engine_batch_needs_single_frames_and_matches_run_prepared(planner):
+    from orion_lite_ros.eval.engine_planner import EnginePlanner
+    from orion_lite_ros.model.engine import synthetic_frame
+    from orion_lite_ros.eval.replay import ReplayConfig, batch_size
+    assert not planner.can_batch                    # temporal memory on: frame by frame
+    assert batch_size(planner, ReplayConfig(batch=8)) == 1
+    with pytest.raises(ValueError, match='temporal_memory'):
+        planner.engine.run_prepared_batch([])
+    single = EnginePlanner(preset='mini', device='cpu', seed=0, temporal_memory=False)
+    engine = single.engine
+    preps = [engine.prepare(synthetic_frame(engine.model_cfg, stamp_ns=i, src_hw=(90, 160),
+                                            seed=i), reuse_buffer=False) for i in range(3)]
+    alone = [engine.run_prepared(p) for p in preps]
+    together = engine.run_prepared_batch(preps)
+    assert engine.run_prepared_batch([]) == []
+    for a, b in zip(alone, together):
+        np.testing.assert_allclose(a.waypoints, b.waypoints, atol=1e-4)
+        np.testing.assert_allclose(a.planning_token, b.planning_token, atol=1e-3)
+        assert a.stamp_ns == b.stamp_ns and a.command == b.command
+        assert len(a.objects.scores) == len(b.objects.scores)
+        assert b.timing_s['model'] > 0

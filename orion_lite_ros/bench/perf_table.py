@@ -46,17 +46,24 @@ def e2e_table(d: Path) -> str:
 
 
 def replay_table(d: Path) -> str:
-    rows = ['| run | cameras | replay only fps | engine, no prefetch (default): fps (x real '
-            'time) | engine, prefetch 2: fps (x real time) |', '|---|---|---|---|---|']
+    rows = ['| run | cameras | precision | replay only fps | engine frame by frame: fps (x real '
+            'time) | engine, batch B (default): fps (x real time) | batch B + prefetch 2 |',
+            '|---|---|---|---|---|---|---|']
+
+    def cell(r):
+        return f"{r['frames_per_s']} ({r['real_time_factor']}x)"
     for p in sorted(d.glob('replay_*.json')):
         r = json.loads(p.read_text())
         b = r['bag']
         kind = f"JPEG q{b.get('jpeg_quality')}" if b.get('compressed') else 'raw'
-        e, s = r['replay_with_engine'], r['replay_with_engine_no_prefetch']
+        if 'replay_with_engine_frame_by_frame' not in r:      # a run from before batching
+            continue
+        e = r['replay_with_engine']
         rows.append(f"| {p.stem} | 6x {b['image_hw'][1]}x{b['image_hw'][0]} {kind} | "
-                    f"{r['replay_only_noop_planner']['frames_per_s']} | {s['frames_per_s']} "
-                    f"({s['real_time_factor']}x) | {e['frames_per_s']} "
-                    f"({e['real_time_factor']}x) |")
+                    f"{r.get('precision', 'fp32')} | "
+                    f"{r['replay_only_noop_planner']['frames_per_s']} | "
+                    f"{cell(r['replay_with_engine_frame_by_frame'])} | B={e['batch']}: "
+                    f"{cell(e)} | {cell(r['replay_with_engine_prefetch'])} |")
     return '\n'.join(rows)
 
 

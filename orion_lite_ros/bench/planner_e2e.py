@@ -47,6 +47,7 @@ class E2EConfig:
     busy: int = 0
     jpeg_quality: int = 0               # 0: raw rgb8 Image; 1-100: JPEG CompressedImage
     compile: bool = False               # the node's `compile` parameter (torch.compile)
+    precision: str = 'fp32'             # the node's `precision` parameter
     domain_id: int = 88
     startup_timeout_s: float = 120.0
 
@@ -68,6 +69,8 @@ def planner_command(cfg: E2EConfig) -> List[str]:
         params['image_transports'] = ['compressed']
     if cfg.compile:
         params['compile'] = True
+    if cfg.precision != 'fp32':
+        params['precision'] = cfg.precision
     cmd = [sys.executable, '-m', 'orion_lite_ros.nodes.planner_node', '--ros-args']
     for k, v in params.items():
         cmd += ['-p', f'{k}:={json.dumps(v) if isinstance(v, (str, list)) else v}']
@@ -198,6 +201,8 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
                    help='publish JPEG CompressedImages of this quality (0: raw rgb8 Images)')
     p.add_argument('--compile', action='store_true',
                    help="the node's compile parameter (torch.compile; compiles at start-up)")
+    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'],
+                   help="the node's precision parameter")
     p.add_argument('--domain-id', type=int, default=E2EConfig.domain_id)
     p.add_argument('--out', type=Path, default=None)
     p.add_argument('--role', default='run', choices=['run', 'driver'], help=argparse.SUPPRESS)
@@ -215,7 +220,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     checkpoint=a.checkpoint, torch_threads=a.threads,
                     preprocess_threads=a.preprocess_threads, jpeg_decode=a.jpeg_decode,
                     busy=a.busy, jpeg_quality=a.jpeg_quality, compile=a.compile,
-                    domain_id=a.domain_id)
+                    precision=a.precision, domain_id=a.domain_id)
     summary = run_benchmark(cfg)
     text = json.dumps(summary, indent=1)
     if a.out:

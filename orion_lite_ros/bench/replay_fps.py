@@ -5,8 +5,9 @@
 
 Writes a synthetic six-camera bag (sim camera size by default), replays it with a no-op
 planner (the replay's own cost), then with the inference engine (`--checkpoint`, default the
-shipped one), with the prefetch thread (the default) and without it. The engine is built and
-warmed up before timing. `real_time_factor` = bag seconds / wall seconds.
+shipped one, `--precision`): frame by frame (the replay before batching), with the default
+batch (`--batch`, 0: ReplayConfig's), and with that batch plus the prefetch thread. The
+engine is built and warmed up before timing. `real_time_factor` = bag seconds / wall seconds.
 """
 import argparse
 import json
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 
-from orion_lite_ros.eval.replay import ReplayConfig, replay
+from orion_lite_ros.eval.replay import ReplayConfig, batch_size, replay
 from orion_lite_ros.eval.synthetic_bag import SyntheticDrive, write_synthetic_bag
 from orion_lite_ros.types import PlanResult
 
@@ -27,12 +28,14 @@ def _noop(frame):
     return PlanResult(frame.stamp_ns, np.zeros((6, 2)), np.zeros((6, 6, 2)), frame.command)
 
 
-def _timed(bag, planner, prefetch: int = 2, bag_s: float = 0.0) -> dict:
+def _timed(bag, planner, prefetch: int = 2, bag_s: float = 0.0, batch: int = 0) -> dict:
+    cfg = ReplayConfig(progress=False, keep_images=0, prefetch=prefetch, batch=batch)
     t0 = time.perf_counter()
-    result = replay(bag, ReplayConfig(progress=False, keep_images=0, prefetch=prefetch), planner)
+    result = replay(bag, cfg, planner)
     wall = time.perf_counter() - t0
     lat = result.summary['latency_s']
     return {'frames': len(result.frames), 'wall_s': round(wall, 3), 'prefetch': prefetch,
+            'batch': batch_size(planner, cfg),
             'frames_per_s': round(len(result.frames) / wall, 3),
             'real_time_factor': round(bag_s / wall, 3) if bag_s else None,
             'planner_ms_mean': round(lat['mean'] * 1e3, 2),
@@ -49,6 +52,8 @@ def main(argv=None) -> dict:
     p.add_argument('--checkpoint', default='default')
     p.add_argument('--compressed', action='store_true', help='JPEG CompressedImage cameras')
     p.add_argument('--jpeg-quality', type=int, default=90, help='of the compressed cameras')
+    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'])
+    p.add_argument('--batch', type=int, default=0, help='frames per forward pass (0: default)')
     p.add_argument('--out', default='results/replay_fps_mini_cpu.json')
     a = p.parse_args(argv)
     from orion_lite_ros.eval.engine_planner import EnginePlanner
@@ -60,15 +65,20 @@ def main(argv=None) -> dict:
         warm = write_synthetic_bag(Path(tmp) / 'warm', SyntheticDrive(
             duration_s=1.0, image_hw=tuple(a.hw), compressed=a.compressed,
             jpeg_quality=a.jpeg_quality))
-        planner = EnginePlanner(checkpoint=a.checkpoint, preset=a.preset, device=a.device)
-        _timed(warm, planner)                                  # warm-up (not timed)
-        full = _timed(bag, planner, 2, a.seconds)          # with the prefetch thread
-        serial = _timed(bag, planner, 0, a.seconds)        # the default
+        planner = EnginePlanner(checkpoint=a.checkpoint, preset=a.preset, device=a.device,
+                                precision=a.precision)
+        _timed(warm, planner, 0, batch=a.batch)            # warm-up (not timed)
+        _timed(warm, planner, 0, batch=1)
+        single = _timed(bag, planner, 0, a.seconds, batch=1)   # frame by frame (before)
+        batched = _timed(bag, planner, 0, a.seconds, batch=a.batch)   # the default
+        prefetched = _timed(bag, planner, 2, a.seconds, batch=a.batch)
     out = {'preset': a.preset, 'device': a.device, 'bag': {
         'seconds': a.seconds, 'cameras': 6, 'image_hw': list(a.hw), 'camera_hz': 10,
         'compressed': a.compressed, 'jpeg_quality': a.jpeg_quality if a.compressed else None,
-        'storage': 'mcap'}, 'replay_only_noop_planner': overhead, 'replay_with_engine': full,
-        'replay_with_engine_no_prefetch': serial, 'checkpoint': a.checkpoint,
+        'storage': 'mcap'}, 'replay_only_noop_planner': overhead,
+        'replay_with_engine_frame_by_frame': single, 'replay_with_engine': batched,
+        'replay_with_engine_prefetch': prefetched, 'checkpoint': a.checkpoint,
+        'precision': a.precision,
         'engine_threads': planner.engine.threads.__dict__,
         'machine': {'cpus_visible': os.cpu_count(), 'python': platform.python_version(),
                     'torch_threads': _torch_threads()},

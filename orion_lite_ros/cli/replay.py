@@ -35,6 +35,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'on single frames (the shipped one sets this itself)')
     p.add_argument('--preset', default='mini', choices=['mini', 'orion_lite'])
     p.add_argument('--device', default='cpu')
+    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'],
+                   help='model precision (bf16 pays on CPUs with AMX/AVX-512-BF16: '
+                        'docs/performance.md)')
+    p.add_argument('--batch', type=int, default=ReplayConfig.batch,
+                   help='frames per forward pass without temporal memory (0: 8)')
     p.add_argument('--rig', default='', help='camera rig YAML (default: Bench2Drive rig)')
     p.add_argument('--slop-s', type=float, default=NodeSettings.slop_s)
     p.add_argument('--queue-size', type=int, default=NodeSettings.queue_size)
@@ -56,17 +61,20 @@ def config_from_args(a: argparse.Namespace) -> ReplayConfig:
     node = NodeSettings(queue_size=a.queue_size, slop_s=a.slop_s,
                         use_camera_info=a.use_camera_info, route_from_drive=a.route_from_drive)
     return replace(ReplayConfig(), topic_map=a.topic_map, typestore=a.typestore, rig=a.rig,
-                   node=node, max_frames=a.max_frames, progress=not a.quiet)
+                   node=node, max_frames=a.max_frames, progress=not a.quiet,
+                   batch=a.batch)
 
 
 def run(a: argparse.Namespace, planner=None) -> int:
     config = config_from_args(a)
     print(check_bag(a.bag, config).text())       # before the (slow) engine is built
     planner = planner or make_engine_planner(a.checkpoint, a.preset, a.device,
-                                             temporal_memory=not a.single_frame)
+                                             temporal_memory=not a.single_frame,
+                                             precision=a.precision)
     result = replay(a.bag, config, planner)
     report = result_to_json(result, {'checkpoint': a.checkpoint, 'preset': a.preset,
-                                     'device': a.device})
+                                     'device': a.device, 'precision': a.precision,
+                                     'batch': config.batch})
     print(summary_text(report))
     if a.out:
         write_report(report, a.out)

@@ -4,9 +4,11 @@ Built as the planner node builds it (``nodes/planner_node.make_engine``: EngineC
 ``checkpoint``, ``model_preset``, ``device``, ``precision``, ``vae_mode``), with the VAE
 planner's mean (``vae_mode='mean'``) and a fixed torch seed (untrained weights are then the same
 on every run), so a replay is repeatable for a given checkpoint and bag. ``reset()`` clears the
-temporal memory; ``replay`` calls it before the first frame.
+temporal memory; ``replay`` calls it before the first frame. Without temporal memory the
+replay plans several frames per forward pass (``run_batch``, ``ReplayConfig.batch``).
 """
 from dataclasses import fields
+from typing import List
 
 from orion_lite_ros.types import FrameInputs, PlanResult
 
@@ -46,7 +48,17 @@ class EnginePlanner:
     def run(self, prepared) -> PlanResult:
         return self.engine.run_prepared(prepared, self.stream)
 
+    @property
+    def can_batch(self) -> bool:
+        """Frames may be planned several at a time (no temporal memory links them)."""
+        return not self.engine.cfg.temporal_memory
+
+    def run_batch(self, prepared: List) -> List[PlanResult]:
+        return self.engine.run_prepared_batch(prepared, self.stream)
+
 
 def build_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
-                         seed: int = 0, temporal_memory: bool = True) -> EnginePlanner:
-    return EnginePlanner(checkpoint, preset, device, seed, temporal_memory=temporal_memory)
+                         seed: int = 0, temporal_memory: bool = True,
+                         precision: str = 'fp32') -> EnginePlanner:
+    return EnginePlanner(checkpoint, preset, device, seed, precision,
+                         temporal_memory=temporal_memory)

@@ -52,6 +52,9 @@ class ReplayConfig:
     route: RouteConfig = RouteConfig()
     prefetch: int = 0                # frame sets read + preprocessed ahead on a thread (0: off;
                                      # on 2 cores it did not help: docs/performance.md)
+    batch: int = 0                   # frames per forward pass for a planner that can batch
+                                     # them (the engine without temporal memory); 0: 8 there,
+                                     # 1 otherwise. Same plans up to float rounding.
 
 
 @dataclass
@@ -221,6 +224,33 @@ def _frames(src, asm, wanted, prepare):
             yield m.log_time_ns, frame, (prepare(frame) if prepare else None)
 
 
+AUTO_BATCH = 8
+
+
+def batch_size(planner, cfg: ReplayConfig) -> int:
+    """Frames planned per call: `cfg.batch` (0: AUTO_BATCH) for a planner that can batch."""
+    if cfg.batch < 0:
+        raise ValueError(f'ReplayConfig.batch must be >= 0, got {cfg.batch}')
+    if not getattr(planner, 'can_batch', False):
+        return 1
+    return cfg.batch or AUTO_BATCH
+
+
+def _chunks(items, size: int, limit: int):
+    """Lists of up to `size` items, at most `limit` items in all (0: no limit)."""
+    chunk, count = [], 0
+    for item in items:
+        chunk.append(item)
+        count += 1
+        if len(chunk) == size or count == limit:
+            yield chunk
+            chunk = []
+        if count == limit:
+            return
+    if chunk:
+        yield chunk
+
+
 def _run(src, asm, planner, rec, cfg: ReplayConfig, result: ReplayResult) -> None:
     topics = result.topics
     expected = _expected_frames(src, topics)
@@ -229,35 +259,40 @@ def _run(src, asm, planner, rec, cfg: ReplayConfig, result: ReplayResult) -> Non
     wanted = [t for t in asm.topics_needed() if t]
     bar = _progress(cfg.progress, expected)
     # A planner with prepare()/run() (the engine) has its next frame decoded and preprocessed
-    # on the prefetch thread while it plans the current one.
+    # on the prefetch thread while it plans the current one, and plans `batch` at a time
+    # when no temporal memory links the frames.
     staged = hasattr(planner, 'prepare') and hasattr(planner, 'run')
+    batch = batch_size(planner, cfg) if staged else 1
     items = prefetch(_frames(src, asm, wanted, planner.prepare if staged else None),
                      cfg.prefetch)
     count = 0
     try:
-        for log_time_ns, frame, prepared in items:
-            _plan_one(planner, frame, prepared, rec, result, count in keep)
-            result.log_times_ns[frame.stamp_ns] = log_time_ns
-            count += 1
-            bar.update(1)
-            if cfg.max_frames and count >= cfg.max_frames:
-                break
+        for chunk in _chunks(items, batch, cfg.max_frames):
+            for (log_time_ns, frame, _), plan, latency in _plan_chunk(planner, chunk, batch):
+                rec.add_plan(frame.stamp_ns, plan.waypoints, plan.command, latency)
+                if count in keep:
+                    result.images[frame.stamp_ns] = (frame.images[0].copy(),
+                                                      frame.intrinsics[0], frame.cam_to_ego[0])
+                result.log_times_ns[frame.stamp_ns] = log_time_ns
+                count += 1
+                bar.update(1)
     finally:
         items.close()
         bar.close()
 
 
-def _plan_one(planner, frame: FrameInputs, prepared, rec: OpenLoopRecorder,
-              result: ReplayResult, keep_image: bool) -> None:
+def _plan_chunk(planner, chunk, batch: int):
+    """[(item, plan, latency s)]: the planner's cost per frame, wherever it ran (the
+    preprocessing on the prefetch thread counts; a batch's time is shared by its frames)."""
     t = time.perf_counter()
-    plan = planner(frame) if prepared is None else planner.run(prepared)
-    latency = time.perf_counter() - t
-    if prepared is not None:
-        latency += prepared.preprocess_s       # the planner's cost, wherever it ran
-    rec.add_plan(frame.stamp_ns, plan.waypoints, plan.command, latency)
-    if keep_image:
-        result.images[frame.stamp_ns] = (frame.images[0].copy(), frame.intrinsics[0],
-                                         frame.cam_to_ego[0])
+    if batch > 1:
+        plans = planner.run_batch([prepared for _, _, prepared in chunk])
+    else:
+        plans = [planner(frame) if prepared is None else planner.run(prepared)
+                 for _, frame, prepared in chunk]
+    share = (time.perf_counter() - t) / len(chunk)
+    return [(item, plan, share + (item[2].preprocess_s if item[2] is not None else 0.0))
+            for item, plan in zip(chunk, plans)]
 
 
 class _NoBar:
@@ -276,8 +311,8 @@ def _progress(enabled: bool, total: int):
 
 
 def make_engine_planner(checkpoint: str = '', preset: str = 'mini', device: str = 'cpu',
-                        seed: int = 0, temporal_memory: bool = True
+                        seed: int = 0, temporal_memory: bool = True, precision: str = 'fp32'
                         ) -> Callable[[FrameInputs], PlanResult]:
     """The inference engine as a planner callable (imports torch lazily)."""
     from orion_lite_ros.eval.engine_planner import build_engine_planner
-    return build_engine_planner(checkpoint, preset, device, seed, temporal_memory)
+    return build_engine_planner(checkpoint, preset, device, seed, temporal_memory, precision)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import logging
 import math
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -228,19 +228,48 @@ class InferenceEngine:
         inputs = self._to_tensors(prep.frame, prep.views, prep.intrinsics)
         t1 = self._sync_time()
         out = self._run(inputs, stream)
-        waypoints = out['waypoints'][0].float().cpu().numpy()
+        return self._results(out, [prep], t1 - t0, t1)[0]
+
+    def run_prepared_batch(self, preps: Sequence['PreparedFrame'],
+                           stream: str = 'default') -> List[PlanResult]:
+        """Plan independently prepared frames in one forward pass (batch = len(preps)); what
+        offline replay does to amortise the model's per-call cost. Only without temporal
+        memory, where every frame is planned alone anyway; plans equal `run_prepared`'s frame
+        by frame up to float rounding (with `vae_mode: sample` the latent draws differ). Each
+        result's model time is the batch's share."""
+        if self.cfg.temporal_memory:
+            raise ValueError('run_prepared_batch needs temporal_memory off (frames with memory '
+                             'depend on the previous one); use run_prepared')
+        if not preps:
+            return []
+        t0 = time.perf_counter()
+        per_frame = [self._to_tensors(p.frame, p.views, p.intrinsics) for p in preps]
+        inputs = {k: torch.cat([f[k] for f in per_frame]) for k in per_frame[0]}
+        t1 = self._sync_time()
+        out = self._run(inputs, stream)
+        return self._results(out, preps, t1 - t0, t1)
+
+    def _results(self, out: Dict[str, torch.Tensor], preps: Sequence['PreparedFrame'],
+                 to_tensor_s: float, t1: float) -> List[PlanResult]:
+        waypoints = out['waypoints'].float().cpu().numpy()
         t2 = time.perf_counter()
+        n = len(preps)
+        model_s, convert_s = (t2 - t1) / n, to_tensor_s / n
+        all_modes = out['all_modes'].float().cpu().numpy()
+        tokens = out['planning_token'].float().cpu().numpy()
         cpu = {k: v.cpu() for k, v in out.items() if k in PERCEPTION_KEYS}
         thr = self.cfg.perception_score_threshold
-        pre = prep.preprocess_s + (t1 - t0)
-        frame = prep.frame
-        return PlanResult(
-            stamp_ns=frame.stamp_ns, waypoints=waypoints,
-            all_modes=out['all_modes'][0].float().cpu().numpy(), command=int(frame.command),
-            planning_token=out['planning_token'][0].float().cpu().numpy(),
-            timing_s={'preprocess': pre, 'model': t2 - t1, 'total': pre + (t2 - t1)},
-            objects=decode_objects(cpu, thr), lanes=decode_lanes(cpu, thr),
-            command_requested=prep.command_requested)
+        results = []
+        for i, prep in enumerate(preps):
+            pre = prep.preprocess_s + convert_s
+            frame = prep.frame
+            results.append(PlanResult(
+                stamp_ns=frame.stamp_ns, waypoints=waypoints[i], all_modes=all_modes[i],
+                command=int(frame.command), planning_token=tokens[i],
+                timing_s={'preprocess': pre, 'model': model_s, 'total': pre + model_s},
+                objects=decode_objects(cpu, thr, item=i), lanes=decode_lanes(cpu, thr, item=i),
+                command_requested=prep.command_requested))
+        return results
 
     def _sync_time(self) -> float:
         if self.device.type == 'cuda':
