@@ -58,8 +58,8 @@ def test_batched_replay_plans_what_frame_by_frame_replay_plans(tmp_path):
 
 def test_engine_batch_needs_single_frames_and_matches_run_prepared(planner):
     from orion_lite_ros.eval.engine_planner import EnginePlanner
-    from orion_lite_ros.model.engine import synthetic_frame
     from orion_lite_ros.eval.replay import ReplayConfig, batch_size
+    from orion_lite_ros.model.engine import synthetic_frame
     assert not planner.can_batch                    # temporal memory on: frame by frame
     assert batch_size(planner, ReplayConfig(batch=8)) == 1
     with pytest.raises(ValueError, match='temporal_memory'):
