@@ -56,14 +56,17 @@ def replay_table(d: Path) -> str:
         r = json.loads(p.read_text())
         b = r['bag']
         kind = f"JPEG q{b.get('jpeg_quality')}" if b.get('compressed') else 'raw'
-        if 'replay_with_engine_frame_by_frame' not in r:      # a run from before batching
-            continue
-        e = r['replay_with_engine']
+        if 'replay_with_engine_frame_by_frame' in r:
+            e = r['replay_with_engine']
+            single, batched = r['replay_with_engine_frame_by_frame'], f"B={e['batch']}: {cell(e)}"
+            ahead = cell(r['replay_with_engine_prefetch'])
+        else:             # a run from before batching: frame by frame, with and without prefetch
+            single, batched = r['replay_with_engine_no_prefetch'], '-'
+            ahead = f"(B=1) {cell(r['replay_with_engine'])}"
         rows.append(f"| {p.stem} | 6x {b['image_hw'][1]}x{b['image_hw'][0]} {kind} | "
                     f"{r.get('precision', 'fp32')} | "
                     f"{r['replay_only_noop_planner']['frames_per_s']} | "
-                    f"{cell(r['replay_with_engine_frame_by_frame'])} | B={e['batch']}: "
-                    f"{cell(e)} | {cell(r['replay_with_engine_prefetch'])} |")
+                    f"{cell(single)} | {batched} | {ahead} |")
     return '\n'.join(rows)
 
 
