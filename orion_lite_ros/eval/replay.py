@@ -10,6 +10,7 @@ says what was skipped and why. The planner is any ``FrameInputs -> PlanResult`` 
 VAE planner's mean, fixed torch seed).
 """
 from dataclasses import dataclass, field
+import itertools
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -238,16 +239,8 @@ def batch_size(planner, cfg: ReplayConfig) -> int:
 
 def _chunks(items, size: int, limit: int):
     """Lists of up to `size` items, at most `limit` items in all (0: no limit)."""
-    chunk, count = [], 0
-    for item in items:
-        chunk.append(item)
-        count += 1
-        if len(chunk) == size or count == limit:
-            yield chunk
-            chunk = []
-        if count == limit:
-            return
-    if chunk:
+    items = itertools.islice(items, limit or None)
+    while chunk := list(itertools.islice(items, size)):
         yield chunk
 
 

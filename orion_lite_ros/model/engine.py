@@ -224,11 +224,7 @@ class InferenceEngine:
         return PreparedFrame(frame, requested, views, K, time.perf_counter() - t0)
 
     def run_prepared(self, prep: 'PreparedFrame', stream: str = 'default') -> PlanResult:
-        t0 = time.perf_counter()
-        inputs = self._to_tensors(prep.frame, prep.views, prep.intrinsics)
-        t1 = self._sync_time()
-        out = self._run(inputs, stream)
-        return self._results(out, [prep], t1 - t0, t1)[0]
+        return self._plan_prepared([prep], stream)[0]
 
     def run_prepared_batch(self, preps: Sequence['PreparedFrame'],
                            stream: str = 'default') -> List[PlanResult]:
@@ -240,21 +236,19 @@ class InferenceEngine:
         if self.cfg.temporal_memory:
             raise ValueError('run_prepared_batch needs temporal_memory off (frames with memory '
                              'depend on the previous one); use run_prepared')
-        if not preps:
-            return []
+        return self._plan_prepared(preps, stream) if preps else []
+
+    def _plan_prepared(self, preps: Sequence['PreparedFrame'], stream: str) -> List[PlanResult]:
         t0 = time.perf_counter()
         per_frame = [self._to_tensors(p.frame, p.views, p.intrinsics) for p in preps]
-        inputs = {k: torch.cat([f[k] for f in per_frame]) for k in per_frame[0]}
+        inputs = per_frame[0] if len(per_frame) == 1 else {
+            k: torch.cat([f[k] for f in per_frame]) for k in per_frame[0]}
         t1 = self._sync_time()
         out = self._run(inputs, stream)
-        return self._results(out, preps, t1 - t0, t1)
-
-    def _results(self, out: Dict[str, torch.Tensor], preps: Sequence['PreparedFrame'],
-                 to_tensor_s: float, t1: float) -> List[PlanResult]:
         waypoints = out['waypoints'].float().cpu().numpy()
         t2 = time.perf_counter()
         n = len(preps)
-        model_s, convert_s = (t2 - t1) / n, to_tensor_s / n
+        model_s, convert_s = (t2 - t1) / n, (t1 - t0) / n
         all_modes = out['all_modes'].float().cpu().numpy()
         tokens = out['planning_token'].float().cpu().numpy()
         cpu = {k: v.cpu() for k, v in out.items() if k in PERCEPTION_KEYS}

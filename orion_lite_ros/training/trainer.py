@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from orion_lite_ros.eval.sensitivity import sensitivity
 from orion_lite_ros.layout import WAYPOINT_DT_S
-from orion_lite_ros.training.augment import hide_ego_motion
+from orion_lite_ros.training.augment import check_speed_dropout, hide_ego_motion
 from orion_lite_ros.training.config import TrainConfig
 from orion_lite_ros.training.losses import distillation_losses
 from orion_lite_ros.training.metrics import OpenLoopL2
@@ -258,7 +258,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
         if cfg.speed_dropout and cfg.target != 'full':
             raise ValueError('speed_dropout needs target=full (cached tokens carry no CAN bus)')
-        hide_ego_motion(torch.zeros(1, 18), cfg.speed_dropout)   # validates the probability
+        check_speed_dropout(cfg.speed_dropout)
         self._aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + self.dist.rank)
         self.step = 0
         self.history: List[Dict[str, float]] = []
