@@ -200,3 +200,24 @@ def test_speed_dropout_hides_the_ego_motion_from_the_model_only(tmp_path):
     assert (batch['can_bus'][:, 7] > 0).all()            # the batch itself is unchanged
     with pytest.raises(ValueError, match='target=full'):
         Trainer(_cfg(tmp_path, target='student', speed_dropout=0.5), model, train_set)
+
+
+def test_nav_target_dropout_reaches_the_route_token(tmp_path):
+    """nav_target_dropout sets the route/ego token's training drop (fresh and fine-tuned
+    models, in the config that gets exported); < 0 keeps the model's; bad values are errors."""
+    from orion_lite_ros.training import build
+    model, mcfg, export = build.build_model(_cfg(tmp_path, target='full', view_h=16, view_w=32))
+    assert mcfg.nav.target_dropout == pytest.approx(0.1)
+    model, mcfg, export = build.build_model(_cfg(tmp_path, target='full', view_h=16, view_w=32,
+                                                 nav_target_dropout=0.5))
+    assert mcfg.nav.target_dropout == 0.5 and model.nav_token.cfg.target_dropout == 0.5
+    from orion_lite_ros.model.checkpoint import save_checkpoint
+    save_checkpoint(tmp_path / 'ckpt', export, mcfg)
+    model, mcfg, _ = build.build_model(_cfg(tmp_path, target='full', nav_target_dropout=0.9,
+                                            init_checkpoint=str(tmp_path / 'ckpt')))
+    assert mcfg.nav.target_dropout == 0.9 and model.nav_token.cfg.target_dropout == 0.9
+    with pytest.raises(ValueError, match='nav_target_dropout'):
+        build.build_model(_cfg(tmp_path, target='full', view_h=16, view_w=32,
+                               nav_target_dropout=1.5))
+    with pytest.raises(ValueError, match='route/ego token'):
+        build.build_model(_cfg(tmp_path, target='student', nav_target_dropout=0.5))

@@ -103,12 +103,29 @@ def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Mod
         from orion_lite_ros.model.student import StudentPlanner
         mcfg = model_config(cfg)
         model = StudentPlanner(mcfg) if cfg.target == 'student' else OrionLite(mcfg)
+    mcfg = with_nav_target_dropout(model, mcfg, cfg.nav_target_dropout)
     export = model
     if cfg.target == 'student' and not _is_student(model):
         model = model.student_model
     if cfg.target == 'full' and cfg.freeze_perception:
         freeze_perception(model)
     return model, mcfg, export
+
+
+def with_nav_target_dropout(model: torch.nn.Module, mcfg, p: float):
+    """`mcfg` (and `model`'s route/ego token) with the target-point drop probability `p`;
+    p < 0: unchanged."""
+    if p < 0:
+        return mcfg
+    if p > 1:
+        raise ValueError(f'nav_target_dropout must be in [0, 1] (or < 0: keep), got {p}')
+    token = getattr(model, 'nav_token', None)
+    if not mcfg.nav.enabled or token is None:
+        raise ValueError('nav_target_dropout needs a model with the route/ego token '
+                         '(nav.enabled)')
+    mcfg = replace(mcfg, nav=replace(mcfg.nav, target_dropout=float(p)))
+    token.cfg = mcfg.nav
+    return mcfg
 
 
 def with_trained_commands(mcfg, train: Dataset):

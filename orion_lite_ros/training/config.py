@@ -78,6 +78,10 @@ class TrainConfig:
     # "speed 0" as "stay" never drives off (issue 16, run 5); with the drop, speed 0 is also
     # what a moving car looks like, so the plan at rest must come from the cameras and route.
     speed_dropout: float = 0.0
+    # >= 0: the route/ego token's training-time target-point drop probability
+    # (NavConfig.target_dropout, model default 0.1), also when fine-tuning a checkpoint. A high
+    # drop leaves the steering of those samples to the command and the cameras (issue 16).
+    nav_target_dropout: float = -1.0
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()
