@@ -116,3 +116,61 @@ def test_passthrough_views_are_close_to_the_round_trip_views():
                                                                       jpeg_reencode=False))
     assert small.shape[1:3] == (225, 400)
     assert np.abs(exact.astype(float) - fast).mean() < 2.0
+
+
+def _gray_jpeg(hw, quality):
+    buf = io.BytesIO()
+    Image.fromarray(_natural(hw, 3)[..., 0]).save(buf, 'JPEG', quality=quality)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize('quality', [20, 90])
+@pytest.mark.parametrize('divisor', [None, 2, 4, 8])
+def test_simplejpeg_decode_equals_pillow(monkeypatch, quality, divisor):
+    """libjpeg-turbo through simplejpeg (the fast path) gives Pillow's pixels exactly, at full
+    size and at each DCT scale, for colour, odd-sized and greyscale JPEGs."""
+    from orion_lite_ros.ros import image_codec
+    pytest.importorskip('simplejpeg')
+    hint = None if divisor is None else (lambda hw, q: (hw[1] / divisor, hw[0] / divisor))
+    msgs = [rgb_to_compressed(_natural((H, W), 0), 'jpeg', quality),
+            rgb_to_compressed(_natural((225, 401), 1), 'jpeg', quality)]
+    gray = rgb_to_compressed(_natural((8, 8), 0), 'jpeg', quality)
+    gray.data = _gray_jpeg((230, 410), quality)
+    msgs.append(gray)
+    fast = [decode_compressed(m, '/cam', hint) for m in msgs]
+    monkeypatch.setattr(image_codec, '_simplejpeg', None)
+    slow = [decode_compressed(m, '/cam', hint) for m in msgs]
+    for f, s in zip(fast, slow):
+        assert f.rgb.shape == s.rgb.shape and f.rgb.dtype == np.uint8
+        np.testing.assert_array_equal(f.rgb, s.rgb)
+        assert (f.source_hw, f.jpeg_quality) == (s.source_hw, s.jpeg_quality)
+
+
+def test_truncated_jpeg_is_a_decode_error_on_the_fast_path():
+    from orion_lite_ros.ros.image_codec import ImageDecodeError
+    msg = rgb_to_compressed(_natural((H, W), 0), 'jpeg', 90)
+    msg.data = bytes(msg.data)[: len(msg.data) // 2]
+    with pytest.raises(ImageDecodeError, match='/cam'):
+        decode_compressed(msg, '/cam', _quarter)
+    with pytest.raises(ImageDecodeError, match='/cam'):
+        decode_compressed(msg, '/cam')
+
+
+@pytest.mark.parametrize('stop_at_first_fault', [False, True])
+def test_a_set_decoded_on_threads_equals_the_serial_decode(stop_at_first_fault):
+    cams = _jpeg_set(90)
+    bad = rgb_to_compressed(_natural((H, W), 0), 'jpeg', 90)
+    bad.data = b'\xff\xd8 not a jpeg'
+    broken = cams[:2] + [(cams[2][0], bad, cams[2][2])] + cams[3:]
+    out = {}
+    for threads in (1, 3):
+        asm = FrameAssembler(load_rig(None), stop_at_first_fault=stop_at_first_fault)
+        asm.jpeg_size_hint, asm.decode_threads = _quarter, threads
+        out[threads] = asm.decode_set(cams), asm.decode_set(broken)
+    (good1, bad1), (good3, bad3) = out[1], out[3]
+    np.testing.assert_array_equal(good1.images, good3.images)
+    assert good3.images.shape == (len(CAMERA_NAMES), H // 4 + 1, W // 4, 3)
+    assert (good1.source_jpeg_quality, good1.source_hw) == (good3.source_jpeg_quality,
+                                                            good3.source_hw) == (90, (H, W))
+    assert bad1.images is None and bad3.images is None
+    assert [f.camera for f in bad1.faults] == [f.camera for f in bad3.faults] == [cams[2][0]]

@@ -57,8 +57,9 @@ def _clean(log: Path):
     return out
 
 
-def test_sigint_stops_planner_and_controller_cleanly(tmp_path, ros_domain):
-    env = dds_environment(True, ros_domain, base=os.environ)
+@pytest.mark.parametrize('executor', ['single', 'events'])
+def test_sigint_stops_planner_and_controller_cleanly(tmp_path, ros_domain, executor):
+    env = dict(dds_environment(True, ros_domain, base=os.environ), ORION_LITE_EXECUTOR=executor)
     procs = [_start('orion_lite_ros.nodes.planner_node', {'planner': 'constant_velocity',
                                                           'diagnostics_period_s': 0.1},
                     env, tmp_path / 'planner.log'),

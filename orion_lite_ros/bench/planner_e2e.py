@@ -30,6 +30,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from orion_lite_ros.layout import CAMERA_NAMES
+from orion_lite_ros.nodes.common import EXECUTOR_ENV, EXECUTOR_KINDS
 from orion_lite_ros.ros.dds import dds_environment
 
 
@@ -48,6 +49,7 @@ class E2EConfig:
     jpeg_quality: int = 0               # 0: raw rgb8 Image; 1-100: JPEG CompressedImage
     compile: bool = False               # the node's `compile` parameter (torch.compile)
     precision: str = 'fp32'             # the node's `precision` parameter
+    executor: str = ''                  # ORION_LITE_EXECUTOR of the node ('': its default)
     domain_id: int = 88
     startup_timeout_s: float = 120.0
 
@@ -159,7 +161,8 @@ def run_benchmark(cfg: E2EConfig) -> Dict:
     env = dds_environment(use_profile=True, domain_id=cfg.domain_id)
     busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
             for _ in range(cfg.busy)]
-    planner = subprocess.Popen(planner_command(cfg), env=env, stdout=subprocess.DEVNULL,
+    planner_env = dict(env, **({EXECUTOR_ENV: cfg.executor} if cfg.executor else {}))
+    planner = subprocess.Popen(planner_command(cfg), env=planner_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     try:
         with tempfile.TemporaryDirectory(prefix='planner_e2e_') as tmp:
@@ -203,6 +206,8 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="the node's compile parameter (torch.compile; compiles at start-up)")
     p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16'],
                    help="the node's precision parameter")
+    p.add_argument('--executor', default='', choices=['', *EXECUTOR_KINDS],
+                   help="the node's rclpy executor (ORION_LITE_EXECUTOR; '': its default)")
     p.add_argument('--domain-id', type=int, default=E2EConfig.domain_id)
     p.add_argument('--out', type=Path, default=None)
     p.add_argument('--role', default='run', choices=['run', 'driver'], help=argparse.SUPPRESS)
@@ -220,7 +225,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     checkpoint=a.checkpoint, torch_threads=a.threads,
                     preprocess_threads=a.preprocess_threads, jpeg_decode=a.jpeg_decode,
                     busy=a.busy, jpeg_quality=a.jpeg_quality, compile=a.compile,
-                    precision=a.precision, domain_id=a.domain_id)
+                    precision=a.precision, executor=a.executor, domain_id=a.domain_id)
     summary = run_benchmark(cfg)
     text = json.dumps(summary, indent=1)
     if a.out:

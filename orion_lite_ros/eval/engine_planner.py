@@ -42,6 +42,10 @@ class EnginePlanner:
         thread calls it one frame ahead."""
         return self.engine.prepare(frame, reuse_buffer=False)
 
+    @property
+    def decode_threads(self) -> int:
+        return self.engine.decode_threads
+
     def jpeg_size_hint(self, src_hw, jpeg_quality):
         return self.engine.jpeg_size_hint(src_hw, jpeg_quality)
 

@@ -197,6 +197,7 @@ def replay(bag, config: ReplayConfig = ReplayConfig(),
                              drive_xy=rec.track().xy)
         # camera JPEGs decoded straight at the size the engine needs, when it can use that
         asm.frames.jpeg_size_hint = getattr(planner, 'jpeg_size_hint', None)
+        asm.frames.decode_threads = getattr(planner, 'decode_threads', 1)
         result = ReplayResult(str(bag), src.storage, src.typestore_name, tm, topics, [], {},
                               problems)
         _run(src, asm, planner, rec, config, result)

@@ -201,6 +201,12 @@ class InferenceEngine:
         return (self.cfg.jpeg_reencode and jpeg_quality is not None
                 and int(jpeg_quality) <= self.cfg.jpeg_passthrough_quality)
 
+    @property
+    def decode_threads(self) -> int:
+        """Threads a camera set's compressed images may be decoded on before `prepare` (the
+        views' preprocessing threads: the two never run at once)."""
+        return self.threads.preprocess
+
     def jpeg_size_hint(self, src_hw, jpeg_quality: Optional[int]):
         """The smallest (w, h) a camera JPEG of `src_hw` pixels may be decoded at (libjpeg
         DCT scaling) for the same views, or None (decode it whole): given when its pixels go

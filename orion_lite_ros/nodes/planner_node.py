@@ -134,6 +134,7 @@ class PlannerNode(Node):
         self.engine = self._make_planner()
         # camera JPEGs decoded at the size the model needs (when it can use that)
         self.frames.jpeg_size_hint = getattr(self.engine, 'jpeg_size_hint', None)
+        self.frames.decode_threads = getattr(self.engine, 'decode_threads', 1)
         self.stats = PlannerStats()
         self.jumps = JumpDetector()
         self.bad_images: Dict[str, int] = {}                  # resolved topic -> count

@@ -8,6 +8,7 @@ wins, thread-safe), decodes a synchronised camera set to ``(N_cam, H, W, 3)`` RG
 the image size, ``EgoState`` from odometry, command and target point from the
 ``RouteTracker`` (without a route: LANE_FOLLOW, target straight ahead).
 """
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 import math
 import threading
@@ -198,6 +199,8 @@ class FrameAssembler:
         self._accel = None
         self._camera_k = {}                                   # camera -> (3, 3)
         self.jpeg_size_hint: Optional[SizeHint] = None        # the engine's, when it has one
+        self.decode_threads = 1               # compressed camera sets decoded on this many
+        self._pool: Optional[ThreadPoolExecutor] = None
 
     # -- context inputs (latest wins) -----------------------------------------------------------
     def set_route(self, route_xy: np.ndarray) -> Optional[RouteTracker]:
@@ -256,22 +259,17 @@ class FrameAssembler:
         hint = self.jpeg_size_hint if all(      # CompressedImage (rclpy or rosbags types)
             hasattr(msg, 'format') for _, msg, _ in cams) else None
         by_name, shapes, faults, qualities, sources = {}, set(), [], [], set()
-        for cam, msg, topic in cams:
-            try:
-                if hint is not None:
-                    decoded = decode_compressed(msg, topic, hint)
-                    rgb, quality = decoded.rgb, decoded.jpeg_quality
-                    sources.add(decoded.source_hw)
-                else:
-                    rgb, quality = to_rgb(msg, topic), None
-                    sources.add(rgb.shape[:2])
-                by_name[cam] = np.ascontiguousarray(rgb)
-                shapes.add(by_name[cam].shape)
-                qualities.append(quality)
-            except ImageDecodeError as exc:
-                faults.append(ImageFault(cam, str(exc)))
+        for cam, outcome in self._decode_each(cams, hint):
+            if isinstance(outcome, ImageDecodeError):
+                faults.append(ImageFault(cam, str(outcome)))
                 if self.stop_at_first_fault:
                     break
+                continue
+            rgb, quality, source_hw = outcome
+            by_name[cam] = rgb
+            shapes.add(rgb.shape)
+            qualities.append(quality)
+            sources.add(source_hw)
         if faults:
             return DecodedSet(None, faults)
         if len(shapes) != 1:
@@ -283,6 +281,31 @@ class FrameAssembler:
         source_q = None if (missing or None in qualities or not qualities) else max(qualities)
         return DecodedSet(np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES]), [],
                           source_q, sources.pop() if len(sources) == 1 else None)
+
+    def _decode_each(self, cams, hint):
+        """(camera, (rgb, jpeg quality, source (H, W)) or the ImageDecodeError) per camera, in
+        order; on `decode_threads` threads when more than one (compressed images: the codecs
+        release the GIL, so six JPEGs decode side by side)."""
+        def one(item):
+            cam, msg, topic = item
+            try:
+                if hint is not None:
+                    decoded = decode_compressed(msg, topic, hint)
+                    rgb, quality, source_hw = decoded.rgb, decoded.jpeg_quality, \
+                        decoded.source_hw
+                else:
+                    rgb, quality = to_rgb(msg, topic), None
+                    source_hw = rgb.shape[:2]
+                return cam, (np.ascontiguousarray(rgb), quality, source_hw)
+            except ImageDecodeError as exc:
+                return cam, exc
+        compressed = all(hasattr(msg, 'format') for _, msg, _ in cams)
+        if self.decode_threads > 1 and compressed and len(cams) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.decode_threads,
+                                                thread_name_prefix='decode')
+            return list(self._pool.map(one, cams))
+        return map(one, cams)
 
     def frame_inputs(self, stamp_ns: int, images: np.ndarray, odom,
                      source_jpeg_quality: Optional[int] = None,
