@@ -256,10 +256,11 @@ class FrameAssembler:
         `jpeg_size_hint` set (the engine's), such sets are decoded at the reduced size the
         engine asks for (`frame_inputs` scales CameraInfo intrinsics to it)."""
         cams = list(cams)
-        hint = self.jpeg_size_hint if all(      # CompressedImage (rclpy or rosbags types)
-            hasattr(msg, 'format') for _, msg, _ in cams) else None
+        # CompressedImage (rclpy or rosbags types)
+        compressed = all(hasattr(msg, 'format') for _, msg, _ in cams)
+        hint = self.jpeg_size_hint if compressed else None
         by_name, shapes, faults, qualities, sources = {}, set(), [], [], set()
-        for cam, outcome in self._decode_each(cams, hint):
+        for cam, outcome in self._decode_each(cams, hint, compressed):
             if isinstance(outcome, ImageDecodeError):
                 faults.append(ImageFault(cam, str(outcome)))
                 if self.stop_at_first_fault:
@@ -282,7 +283,7 @@ class FrameAssembler:
         return DecodedSet(np.stack([by_name.get(cam, black) for cam in CAMERA_NAMES]), [],
                           source_q, sources.pop() if len(sources) == 1 else None)
 
-    def _decode_each(self, cams, hint):
+    def _decode_each(self, cams, hint, compressed: bool):
         """(camera, (rgb, jpeg quality, source (H, W)) or the ImageDecodeError) per camera, in
         order; on `decode_threads` threads when more than one (compressed images: the codecs
         release the GIL, so six JPEGs decode side by side)."""
@@ -299,7 +300,6 @@ class FrameAssembler:
                 return cam, (np.ascontiguousarray(rgb), quality, source_hw)
             except ImageDecodeError as exc:
                 return cam, exc
-        compressed = all(hasattr(msg, 'format') for _, msg, _ in cams)
         if self.decode_threads > 1 and compressed and len(cams) > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.decode_threads,

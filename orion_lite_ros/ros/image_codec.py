@@ -209,8 +209,9 @@ def decode_compressed(msg: CompressedImage, topic: Optional[str] = None,
     at least that large (libjpeg's scaled decoding: 3-10x cheaper than full size)."""
     from PIL import Image as PilImage
     kind = _compressed_kind(msg, topic)
+    data = bytes(msg.data)
     try:
-        with PilImage.open(io.BytesIO(bytes(msg.data))) as pil:     # reads the header only
+        with PilImage.open(io.BytesIO(data)) as pil:     # reads the header only
             width, height = pil.size
             if width <= 0 or height <= 0 or width * height > MAX_DECODED_PIXELS:
                 raise ImageDecodeError(f'{kind} declares {width}x{height} pixels (accepted: '
@@ -224,7 +225,7 @@ def decode_compressed(msg: CompressedImage, topic: Optional[str] = None,
                     # Pillow picks the scale by integer division: floor keeps the scale
                     # that libjpeg's ceil-sized output covers within a pixel
                     pil.draft('RGB', (max(1, int(wanted[0])), max(1, int(wanted[1]))))
-                rgb = _turbo_decode(bytes(msg.data), pil.size)
+                rgb = _turbo_decode(data, pil.size)
                 if rgb is not None:
                     return DecodedImage(rgb, (height, width), quality)
             return DecodedImage(np.asarray(pil.convert('RGB')), (height, width), quality)
