@@ -1,5 +1,5 @@
 """Plain data passed between layers (no ROS, no torch). Arrays are numpy."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -38,6 +38,13 @@ class FrameInputs:
     target_point: np.ndarray     # (2,) float, ego frame, metres
     source_jpeg_quality: Optional[int] = None   # images decoded from JPEGs of this quality
                                                 # (at most; None: raw or other codecs)
+
+
+def without_images(frame: FrameInputs) -> FrameInputs:
+    """`frame` with an empty (N_cam, 0, 0, 3) image array in place of its camera images (a
+    new array: a view would keep the images alive)."""
+    n = np.asarray(frame.images).shape[0]
+    return replace(frame, images=np.empty((n, 0, 0, 3), np.uint8))
 
 
 @dataclass

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue-20 follow-up, one run: batched replay and bf16 (AMX) on the CPU, beside fp32.
-# Writes results/perf/*.json (same formats as scripts/bench_cpu.sh). About 8 minutes on 2 cores.
+# Writes $OUT/*.json (default results/perf_batch) (same formats as scripts/bench_cpu.sh). About 10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -25,4 +25,8 @@ e2e e2e_sim_20hz --hw 160 256 --rate 20
 e2e e2e_sim_20hz_bf16 --hw 160 256 --rate 20 --precision bf16
 e2e e2e_1600x900_10hz_jpeg20 --hw 900 1600 --rate 10 --jpeg-quality 20
 e2e e2e_1600x900_10hz_jpeg20_bf16 --hw 900 1600 --rate 10 --jpeg-quality 20 --precision bf16
+e2e e2e_sim_20hz_events --hw 160 256 --rate 20 --executor events
+e2e e2e_1600x900_10hz_jpeg20_events --hw 900 1600 --rate 10 --jpeg-quality 20 --executor events
+"$PY" -m orion_lite_ros.bench.decode_set --hw 900 1600 --quality 20 90 --out "$OUT/decode_set_1600x900.json" \
+  > /dev/null; echo "[decode] decode_set_1600x900"
 "$PY" -m orion_lite_ros.bench.perf_table "$OUT"

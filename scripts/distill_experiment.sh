@@ -35,7 +35,8 @@ TEACHER_ARGS=${TEACHER_ARGS:-epochs=40 batch_size=256 lr=2e-3}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 TEACHER_EVAL=${TEACHER_EVAL:-1}      # 0: skip the teacher's background closed loop (2-core runs)
 # 1: train the teacher on the token-only episodes, then render with its planning token inline;
-# 0: render first, train the teacher on the tokens of both, then annotate the rendered frames
+# 0: render first, train the teacher on the tokens of both, then write its planning token of
+#    every rendered frame into a feature cache ($WORK/teacher_features, read by the mimic arms)
 TEACHER_INLINE=${TEACHER_INLINE:-1}
 # Sample-shaping and optimisation settings shared by the cache and the three runs (they enter
 # the cache key), e.g. the CPU scale: "view_h=64 view_w=128 batch_size=16 num_workers=0"
@@ -112,16 +113,22 @@ else
     done
     train_teacher "$WORK/teacher_episodes"
     teacher_eval
+    # into a FeatureCache beside the frames (rewriting every frame's .npz costs as much as
+    # recording it); the mimic arms read it through teacher_features=
     for split in train val; do
       [ -f "$WORK/annotated_$split.done" ] && continue
-      log "teacher: planning tokens into $WORK/episodes/$split"
+      log "teacher: planning tokens of $WORK/episodes/$split -> $WORK/teacher_features"
       $PY -m orion_lite_ros.cli.teacher annotate --checkpoint "$TEACHER" \
-        --episodes "$WORK/episodes/$split" --into-episodes --workers "$NPROC" \
+        --episodes "$WORK/episodes/$split" --cache "$WORK/teacher_features" --workers "$NPROC" \
         > "$WORK/logs/annotate_$split.log" 2>&1
-      touch "$WORK/annotated_$split.done"
+      tail -n 1 "$WORK/logs/annotate_$split.log" > "$WORK/annotated_$split.done"
     done
+    FEATURES=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["cache_dir"])' \
+      "$WORK/annotated_train.done")
+    MIMIC_DATA="teacher_features=$FEATURES"
   fi
 fi
+MIMIC_DATA=${MIMIC_DATA:-}
 
 COMMON="--config config/train_episodes.yaml target=full freeze_perception=false
   train_dir=$WORK/episodes/train val_dir=$WORK/episodes/val sample_cache=$WORK/cache
@@ -130,11 +137,15 @@ COMMON="--config config/train_episodes.yaml target=full freeze_perception=false
   $COMMON_ARGS"
 log "sample cache"
 $PY -m orion_lite_ros.cli.train $COMMON num_workers="$NPROC" --build-cache
+if [ "$NEED_TEACHER" = 1 ]; then    # the mimic arms' own cache (with the teacher's tokens)
+  $PY -m orion_lite_ros.cli.train $COMMON num_workers="$NPROC" loss.mimic_weight=1.0 \
+    $MIMIC_DATA --build-cache
+fi
 
 declare -A LOSS=(
-  [full]="loss.mimic_weight=1.0"
+  [full]="loss.mimic_weight=1.0 $MIMIC_DATA"
   [gt_only]="loss.mimic_weight=0.0"
-  [mimic_only]="loss.mimic_weight=1.0 loss.trajectory_head_only=true"
+  [mimic_only]="loss.mimic_weight=1.0 loss.trajectory_head_only=true $MIMIC_DATA"
 )
 for seed in $SEEDS; do
   pids=()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_distill_script_toy_run(tmp_path):
     env = dict(os.environ, PY=sys.executable, WORK=str(tmp_path / 'w'), JOBS='1',
                SEEDS_PER_JOB='1', TOKEN_SEEDS_PER_JOB='1', DATAGEN_S='90', TRAIN_S='10',
-               VARIANTS='full mimic_only', TEACHER_ARGS='epochs=1',
+               VARIANTS='full mimic_only', TEACHER_ARGS='epochs=1', TEACHER_INLINE='0',
                TRAIN_ARGS='batch_size=2 warmup_steps=1 curve_repeat=2',
                COMMON_ARGS='view_h=32 view_w=64 num_workers=0',
                MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
@@ -29,5 +29,6 @@ def test_distill_script_toy_run(tmp_path):
         assert (encoder['img_h'], encoder['img_w']) == (32, 64)     # COMMON_ARGS reached it
     log = [json.loads(x) for x in (work / 'runs' / 'full' / 'train_log.jsonl').read_text()
            .splitlines()]
-    assert any('mimic' in x for x in log if x['kind'] == 'train')    # teacher tokens recorded
+    assert any('mimic' in x for x in log if x['kind'] == 'train')    # teacher tokens reached it
+    assert list((work / 'teacher_features').iterdir())       # through the feature cache
     assert json.loads((work / 'eval_expert.json').read_text())['summary']['driving_score'] > 90

@@ -77,3 +77,23 @@ def test_engine_batch_needs_single_frames_and_matches_run_prepared(planner):
         assert a.stamp_ns == b.stamp_ns and a.command == b.command
         assert len(a.objects.scores) == len(b.objects.scores)
         assert b.timing_s['model'] > 0
+
+
+def test_replay_holds_views_not_camera_images(tmp_path, planner):
+    """Prepared frames keep their views but not the camera sets (a batch in flight would
+    otherwise hold eight full-size sets); the frames the report keeps still carry camera 0,
+    and the plans do not change."""
+    from orion_lite_ros.eval.replay import ReplayConfig, replay
+    from orion_lite_ros.model.engine import synthetic_frame
+    frame = synthetic_frame(planner.engine.model_cfg, stamp_ns=0, src_hw=(90, 160))
+    prep = planner.prepare(frame)
+    assert prep.frame.images.shape == (6, 0, 0, 3) and prep.views.shape[:2] == (6, 3)
+    full = planner.engine.prepare(frame, reuse_buffer=False)
+    assert full.frame.images is frame.images
+    np.testing.assert_allclose(planner.engine.run_prepared(prep, 'slim').waypoints,
+                               planner.engine.run_prepared(full, 'full').waypoints, atol=1e-5)
+    bag = write_synthetic_bag(tmp_path / 'bag', SyntheticDrive(duration_s=0.5,
+                                                              image_hw=(90, 160)))
+    result = replay(bag, ReplayConfig(progress=False, keep_images=2, prefetch=2), planner)
+    assert len(result.images) == 2
+    assert all(img.shape == (90, 160, 3) for img, _, _ in result.images.values())

@@ -16,7 +16,7 @@ from orion_lite_ros.training.sample_cache import (
 from orion_lite_ros.types import EgoState, FrameInputs
 
 
-def _write_episode(root, name, frames, seed):
+def _write_episode(root, name, frames, seed, teacher=True):
     rng = np.random.default_rng(seed)
     writer = EpisodeWriter(root, name)
     for i in range(frames):
@@ -26,7 +26,8 @@ def _write_episode(root, name, frames, seed):
                             np.tile(np.eye(3, dtype=np.float32), (6, 1, 1)),
                             np.tile(np.eye(4, dtype=np.float32), (6, 1, 1)), ego, 3,
                             np.zeros(2, np.float32))
-        writer.add_frame(frame, can_bus=np.arange(18.0), teacher_token=np.full(4, i, np.float16),
+        extra = {'teacher_token': np.full(4, i, np.float16)} if teacher else {}
+        writer.add_frame(frame, can_bus=np.arange(18.0), **extra,
                          lane_points=rng.normal(size=(2, 3, 2)), agent_xy=rng.normal(size=(1, 2)))
     writer.close()
 
@@ -94,3 +95,28 @@ def test_train_cli_builds_the_cache(tmp_path, episodes, capsys):
     assert out['train_samples'] == 16 and out['val'] is None
     cache = SampleCache(out['train'])
     assert cache[0]['images'].shape == (6, 3, 128, 256)          # mini model views
+
+
+def test_mimic_runs_cache_teacher_features_apart(tmp_path):
+    """Teacher tokens from a FeatureCache reach the cached samples; a mimic run never reuses
+    a cache built without them, and without any teacher tokens it is an error."""
+    from orion_lite_ros.training.build import build_dataset
+    from orion_lite_ros.training.config import LossConfig, TrainConfig
+    from orion_lite_ros.training.teacher import FeatureCache
+    eps = tmp_path / 'eps'
+    _write_episode(eps, 'a', 5, 0, teacher=False)
+    plain = EpisodeDataset(str(eps))
+    features = FeatureCache(str(tmp_path / 'feats'), 'teacher-x')
+    for i in range(len(plain)):
+        features.put(plain.frame_id(i), np.full(4, 10 + i))
+    common = dict(data_format='episodes', target='full', train_dir=str(eps), max_lanes=4,
+                  max_agents=2, num_workers=1, sample_cache=str(tmp_path / 'sc'))
+    gt_only = build_dataset(TrainConfig(**common, loss=LossConfig(mimic_weight=0.0)), str(eps))
+    assert 'teacher_token' not in gt_only[0]
+    with pytest.raises(KeyError, match='no teacher feature'):
+        build_dataset(TrainConfig(**common), str(eps))
+    mimic = build_dataset(TrainConfig(**common, teacher_features=str(features.root)), str(eps))
+    assert mimic.path != gt_only.path
+    assert [float(mimic[i]['teacher_token'][0]) for i in range(5)] == [10, 11, 12, 13, 14]
+    with pytest.raises(FileNotFoundError, match='teacher features'):
+        build_dataset(TrainConfig(**common, teacher_features=str(tmp_path / 'none')), str(eps))

@@ -39,8 +39,8 @@ class EnginePlanner:
 
     def prepare(self, frame: FrameInputs):
         """Validation + preprocessing only (thread-safe against `run`): the replay's prefetch
-        thread calls it one frame ahead."""
-        return self.engine.prepare(frame, reuse_buffer=False)
+        thread calls it one frame ahead; the prepared frame keeps its views only)."""
+        return self.engine.prepare(frame, reuse_buffer=False, keep_images=False)
 
     @property
     def decode_threads(self) -> int:

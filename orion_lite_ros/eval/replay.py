@@ -34,7 +34,7 @@ from orion_lite_ros.eval.topic_maps import TopicMap, builtin_topic_maps, load_to
 from orion_lite_ros.layout import CAMERA_NAMES
 from orion_lite_ros.nav.route import RouteConfig
 from orion_lite_ros.ros.rig import load_rig
-from orion_lite_ros.types import FrameInputs, PlanResult
+from orion_lite_ros.types import FrameInputs, PlanResult, without_images
 
 __all__ = ['BagCheck', 'ReplayConfig', 'ReplayError', 'ReplayResult', 'check_bag', 'replay',
            'detect_topic_map']
@@ -219,11 +219,20 @@ def _expected_frames(src: BagSource, topics: BagTopics) -> int:
     return int(src.topics.get(topics.cameras[CAMERA_NAMES[0]], ('', 0))[1])
 
 
-def _frames(src, asm, wanted, prepare):
-    """(log time, frame, prepared) per frame set, in recorded order."""
+def _frames(src, asm, wanted, prepare, keep=frozenset()):
+    """(log time, frame, prepared) per frame set, in recorded order. Once prepared, a frame
+    whose index is not in `keep` drops its camera images: a batch in flight then holds views,
+    not full-size camera sets (at 1600x900, holding eight of those halved the replay's speed)."""
+    index = 0
     for m in src.messages(wanted):
         for frame in asm.feed(m):
-            yield m.log_time_ns, frame, (prepare(frame) if prepare else None)
+            prepared = None
+            if prepare is not None:
+                prepared = prepare(frame)
+                if index not in keep:
+                    frame = without_images(frame)
+            yield m.log_time_ns, frame, prepared
+            index += 1
 
 
 AUTO_BATCH = 8
@@ -257,7 +266,7 @@ def _run(src, asm, planner, rec, cfg: ReplayConfig, result: ReplayResult) -> Non
     # when no temporal memory links the frames.
     staged = hasattr(planner, 'prepare') and hasattr(planner, 'run')
     batch = batch_size(planner, cfg) if staged else 1
-    items = prefetch(_frames(src, asm, wanted, planner.prepare if staged else None),
+    items = prefetch(_frames(src, asm, wanted, planner.prepare if staged else None, keep),
                      cfg.prefetch)
     count = 0
     try:

@@ -26,7 +26,7 @@ from orion_lite_ros.model.preprocess import (
     preprocess_views,
     scaled_min_size,
 )
-from orion_lite_ros.types import FrameInputs, PlanResult
+from orion_lite_ros.types import FrameInputs, PlanResult, without_images
 
 LOG = logging.getLogger(__name__)
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -217,9 +217,13 @@ class InferenceEngine:
             return None
         return scaled_min_size(src_hw, crop_box(src_hw, self.preprocess_cfg), self.view_hw)
 
-    def prepare(self, frame: FrameInputs, reuse_buffer: bool = True) -> 'PreparedFrame':
+    def prepare(self, frame: FrameInputs, reuse_buffer: bool = True,
+                keep_images: bool = True) -> 'PreparedFrame':
         """Validate and preprocess `frame` (CPU only: may run on another thread than the
-        model, with `reuse_buffer=False` so that frames prepared ahead keep their views)."""
+        model, with `reuse_buffer=False` so that frames prepared ahead keep their views).
+        `keep_images=False`: the prepared frame holds its views but not the camera images
+        (the model needs only the views; replay holds a batch of prepared frames, and at
+        1600x900 their camera images are 26 MB each)."""
         t0 = time.perf_counter()
         validate_frame(frame, self.model_cfg.encoder.num_cams)
         requested = int(frame.command)
@@ -227,6 +231,8 @@ class InferenceEngine:
         cfg = self._passthrough_cfg if self.passes_through(frame.source_jpeg_quality) \
             else self.preprocess_cfg
         views, K = self._views_of(frame, reuse_buffer, cfg)
+        if not keep_images:
+            frame = without_images(frame)
         return PreparedFrame(frame, requested, views, K, time.perf_counter() - t0)
 
     def run_prepared(self, prep: 'PreparedFrame', stream: str = 'default') -> PlanResult:

@@ -20,16 +20,29 @@ def build_dataset(cfg: TrainConfig, root: str) -> Dataset:
     if cfg.data_format == 'episodes':
         enc = model_config(cfg).encoder
         view_hw = (enc.img_h, enc.img_w) if cfg.target == 'full' else None
+        mimic = cfg.loss.mimic_weight > 0
+        features = None
+        if mimic and cfg.teacher_features:
+            from orion_lite_ros.training.teacher import FeatureCache
+            features = FeatureCache.open(cfg.teacher_features)
         dataset = EpisodeDataset(root, max_lanes=cfg.max_lanes, max_agents=cfg.max_agents,
-                                 require_teacher=cfg.loss.mimic_weight > 0, view_hw=view_hw,
+                                 require_teacher=mimic, view_hw=view_hw, cache=features,
                                  preprocess=preprocess_config(cfg))
         if not cfg.sample_cache:
             return dataset
         from orion_lite_ros.training.sample_cache import cached, dataset_key
+        extra = {}
+        if mimic:     # a cache built without teacher tokens must not serve a mimic run
+            extra['teacher'] = (str(features.root.resolve()) if features is not None
+                                else 'frames')
         key = dataset_key(root, view_hw=view_hw, preprocess=preprocess_config(cfg),
-                          max_lanes=cfg.max_lanes, max_agents=cfg.max_agents)
-        return cached(dataset, cfg.sample_cache, key, Path(root).name,
-                      workers=cfg.num_workers)
+                          max_lanes=cfg.max_lanes, max_agents=cfg.max_agents, **extra)
+        samples = cached(dataset, cfg.sample_cache, key, Path(root).name,
+                         workers=cfg.num_workers)
+        if mimic and 'teacher_token' not in samples.arrays:
+            raise ValueError(f'{samples.path}: no teacher_token in the cached samples, but '
+                             f'loss.mimic_weight={cfg.loss.mimic_weight}')
+        return samples
     raise ValueError(f'unknown data_format {cfg.data_format!r} (official | episodes)')
 
 

@@ -57,6 +57,11 @@ class TrainConfig:
     max_agents: int = 32
     sample_cache: str = ''               # episodes: preprocessed-sample cache dir (built once
                                          # by `orion-lite-train --build-cache`, shared by runs)
+    # episodes: one teacher's FeatureCache directory (the `cache_dir` that `orion-lite-teacher
+    # annotate --cache ROOT` prints) to read planning tokens from where the frames carry none;
+    # empty: only `teacher_token` in the frames (annotate --into-episodes). Read by mimic
+    # runs only (loss.mimic_weight > 0); their sample cache is keyed by it.
+    teacher_features: str = ''
     # Camera preprocessing of episodes for target=full (same meaning as model EngineConfig)
     jpeg_reencode: bool = True
     jpeg_quality: int = 20

@@ -42,6 +42,17 @@ class FeatureCache:
         self.teacher_id = teacher_id
         self.dtype = np.dtype(dtype)
 
+    @classmethod
+    def open(cls, directory: str, dtype=np.float16) -> 'FeatureCache':
+        """The cache of one teacher by its directory (`<root>/<teacher>`, as annotate
+        reports it); an error when it does not exist."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise FileNotFoundError(f'teacher features: no directory {path}')
+        cache = cls(str(path.parent), path.name, dtype)
+        cache.root = path
+        return cache
+
     def path(self, frame_id: str) -> Path:
         return self.root / (_safe_name(frame_id) + '.npy')
 
