@@ -38,8 +38,8 @@ class EnginePlanner:
         return self.engine.plan(frame, self.stream)
 
     def prepare(self, frame: FrameInputs):
-        """Validation + preprocessing only (thread-safe against `run`): the replay's prefetch
-        thread calls it one frame ahead; the prepared frame keeps its views only)."""
+        """Validation + preprocessing only (thread-safe against `run`; the replay's prefetch
+        thread calls it one frame ahead; the prepared frame keeps its views, not the images)."""
         return self.engine.prepare(frame, reuse_buffer=False, keep_images=False)
 
     @property
