@@ -50,6 +50,33 @@ def test_streams_are_independent_and_reset(engine):
     assert np.array_equal(engine.plan(f0, stream='a').planning_token, a0)
 
 
+def test_two_stages_on_two_threads_plan_as_plan():
+    """encode_prepared on one thread, finish_encoded on another (the planner node's pipeline:
+    the next frame encoded while this one finishes), with temporal memory: same plans."""
+    import queue
+    import threading
+    engine = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
+                                          jpeg_reencode=False, vae_mode='mean'))
+    engine.use_two_stages()
+    frames = [_frame(engine, k * 100_000_000) for k in range(4)]
+    engine.reset(None)
+    expected = [engine.plan(f, stream='seq').waypoints for f in frames]
+    handoff, got = queue.Queue(maxsize=1), []
+
+    def first_stage():
+        for f in frames:
+            handoff.put(engine.encode_prepared([engine.prepare(f)]))
+        handoff.put(None)
+    producer = threading.Thread(target=first_stage)
+    producer.start()
+    while (enc := handoff.get()) is not None:
+        got.append(engine.finish_encoded(enc, stream='pipe')[0])
+    producer.join()
+    for want, result in zip(expected, got):
+        np.testing.assert_allclose(result.waypoints, want, atol=1e-5)
+    assert len(got) == len(frames) and all(r.timing_s['model'] > 0 for r in got)
+
+
 def test_without_temporal_memory_each_frame_is_planned_alone():
     eng = InferenceEngine(EngineConfig(model_preset='mini', device='cpu', warmup_iters=0,
                                        jpeg_reencode=False, temporal_memory=False))

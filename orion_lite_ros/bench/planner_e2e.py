@@ -50,6 +50,7 @@ class E2EConfig:
     compile: bool = False               # the node's `compile` parameter (torch.compile)
     precision: str = 'fp32'             # the node's `precision` parameter
     executor: str = ''                  # ORION_LITE_EXECUTOR of the node ('': its default)
+    pipeline: bool = True               # the node's `pipeline` parameter (two model stages)
     domain_id: int = 88
     startup_timeout_s: float = 120.0
 
@@ -73,9 +74,11 @@ def planner_command(cfg: E2EConfig) -> List[str]:
         params['compile'] = True
     if cfg.precision != 'fp32':
         params['precision'] = cfg.precision
+    if not cfg.pipeline:
+        params['pipeline'] = False
     cmd = [sys.executable, '-m', 'orion_lite_ros.nodes.planner_node', '--ros-args']
     for k, v in params.items():
-        cmd += ['-p', f'{k}:={json.dumps(v) if isinstance(v, (str, list)) else v}']
+        cmd += ['-p', f'{k}:={json.dumps(v) if isinstance(v, (str, list, bool)) else v}']
     for c in CAMERA_NAMES:
         cmd += ['-r', f'~/input/cameras/{c}/image:=/e2e/{c}/image']
     return cmd + ['-r', '~/input/odometry:=/e2e/odom', '-r', '~/output/trajectory:=/e2e/traj']
@@ -208,6 +211,8 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="the node's precision parameter")
     p.add_argument('--executor', default='', choices=['', *EXECUTOR_KINDS],
                    help="the node's rclpy executor (ORION_LITE_EXECUTOR; '': its default)")
+    p.add_argument('--no-pipeline', dest='pipeline', action='store_false',
+                   help="the node's pipeline parameter off (model stages one after the other)")
     p.add_argument('--domain-id', type=int, default=E2EConfig.domain_id)
     p.add_argument('--out', type=Path, default=None)
     p.add_argument('--role', default='run', choices=['run', 'driver'], help=argparse.SUPPRESS)
@@ -225,7 +230,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     checkpoint=a.checkpoint, torch_threads=a.threads,
                     preprocess_threads=a.preprocess_threads, jpeg_decode=a.jpeg_decode,
                     busy=a.busy, jpeg_quality=a.jpeg_quality, compile=a.compile,
-                    precision=a.precision, executor=a.executor, domain_id=a.domain_id)
+                    precision=a.precision, executor=a.executor, pipeline=a.pipeline,
+                    domain_id=a.domain_id)
     summary = run_benchmark(cfg)
     text = json.dumps(summary, indent=1)
     if a.out:

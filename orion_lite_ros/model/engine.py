@@ -8,17 +8,16 @@ from dataclasses import dataclass, replace
 import logging
 import math
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from orion_lite_ros import layout
-from orion_lite_ros.model import threads
+from orion_lite_ros.model import geometry, threads
 from orion_lite_ros.model.checkpoint import graft_student, load_checkpoint
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.decode import decode_lanes, decode_objects
-from orion_lite_ros.model.geometry import can_bus_from_ego
 from orion_lite_ros.model.orion_lite import OrionLite
 from orion_lite_ros.model.preprocess import (
     PreprocessConfig,
@@ -251,22 +250,43 @@ class InferenceEngine:
         return self._plan_prepared(preps, stream) if preps else []
 
     def _plan_prepared(self, preps: Sequence['PreparedFrame'], stream: str) -> List[PlanResult]:
+        return self.finish_encoded(self.encode_prepared(preps), stream)
+
+    def encode_prepared(self, preps: Sequence['PreparedFrame']) -> 'EncodedFrames':
+        """The first stage of planning `preps`: the image backbone (no temporal state). With
+        `finish_encoded`, the two stages may run on two threads at once (a pipeline: the next
+        frame's encoder beside this frame's QT-Former and student; see `use_two_stages`)."""
         t0 = time.perf_counter()
         per_frame = [self._to_tensors(p.frame, p.views, p.intrinsics) for p in preps]
         inputs = per_frame[0] if len(per_frame) == 1 else {
             k: torch.cat([f[k] for f in per_frame]) for k in per_frame[0]}
+        images = inputs.pop('images')
+        lidar2img = geometry.lidar2img(inputs.pop('intrinsics'), inputs.pop('cam_to_ego'))
         t1 = self._sync_time()
-        out = self._run(inputs, stream)
+        if self.governor is not None:
+            threads.set_torch_threads(self.governor.update())
+        with torch.inference_mode():
+            feats = self.model.encode(images)
+        t2 = self._sync_time()
+        return EncodedFrames(tuple(preps), feats, lidar2img, inputs, tuple(images.shape[-2:]),
+                             convert_s=t1 - t0, encode_s=t2 - t1)
+
+    def finish_encoded(self, enc: 'EncodedFrames', stream: str = 'default') -> List[PlanResult]:
+        """The second stage: QT-Former (with the stream's temporal memory) and student; one
+        PlanResult per frame of `enc`, in order. Frames of one stream must be finished in the
+        order they were taken."""
+        t1 = time.perf_counter()
+        out = self._run(enc, stream)
         waypoints = out['waypoints'].float().cpu().numpy()
         t2 = time.perf_counter()
-        n = len(preps)
-        model_s, convert_s = (t2 - t1) / n, (t1 - t0) / n
+        n = len(enc.preps)
+        model_s, convert_s = (enc.encode_s + t2 - t1) / n, enc.convert_s / n
         all_modes = out['all_modes'].float().cpu().numpy()
         tokens = out['planning_token'].float().cpu().numpy()
         cpu = {k: v.cpu() for k, v in out.items() if k in PERCEPTION_KEYS}
         thr = self.cfg.perception_score_threshold
         results = []
-        for i, prep in enumerate(preps):
+        for i, prep in enumerate(enc.preps):
             pre = prep.preprocess_s + convert_s
             frame = prep.frame
             results.append(PlanResult(
@@ -277,19 +297,31 @@ class InferenceEngine:
                 command_requested=prep.command_requested))
         return results
 
+    def use_two_stages(self) -> None:
+        """`encode_prepared` and `finish_encoded` will run on two threads at once. On the CPU
+        each keeps its own share of the cores: torch's pool stays at the plan's size (half of
+        them; two callers of an all-core pool would oversubscribe them, see model/threads.py)
+        and the governor stops. Explicit `torch_threads` and other devices are unchanged."""
+        if self.device.type != 'cpu' or self.cfg.torch_threads:
+            return
+        self.governor = None
+        threads.set_torch_threads(self.threads.torch)
+
     def _sync_time(self) -> float:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    def _run(self, inputs: Dict[str, torch.Tensor], stream: str) -> Dict[str, torch.Tensor]:
-        if self.governor is not None:
-            threads.set_torch_threads(self.governor.update())
+    def _run(self, enc: 'EncodedFrames', stream: str) -> Dict[str, torch.Tensor]:
         noise = 'mean' if self.cfg.vae_mode == 'mean' else self.generator
         self.model.set_memory(self._streams.get(stream) if self.cfg.temporal_memory else None)
+        x = enc.inputs
         try:
             with torch.inference_mode():
-                out = self.model(**inputs, noise=noise)
+                out = self.model.forward_features(
+                    enc.feats, enc.lidar2img, x['can_bus'], x['command'], noise=noise,
+                    timestamp_s=x['timestamp_s'], view_hw=enc.view_hw,
+                    target_point=x['target_point'])
             if self.cfg.temporal_memory:
                 self._streams[stream] = self.model.get_memory()
         finally:
@@ -317,11 +349,24 @@ class InferenceEngine:
             'images': torch.zeros_like(images) if self.cfg.blind_views else images,
             'intrinsics': t(K),
             'cam_to_ego': t(np.asarray(frame.cam_to_ego, np.float32)),
-            'can_bus': t(can_bus_from_ego(frame.ego), torch.float64),
+            'can_bus': t(geometry.can_bus_from_ego(frame.ego), torch.float64),
             'command': t(int(frame.command), torch.long).reshape(1),
             'timestamp_s': t(frame.stamp_ns * 1e-9, torch.float64).reshape(1),
             'target_point': t(np.asarray(frame.target_point, np.float32)),
         }
+
+
+@dataclass(frozen=True)
+class EncodedFrames:
+    """Frames after `InferenceEngine.encode_prepared`: backbone features and the rest of the
+    model's inputs, ready for `finish_encoded`."""
+    preps: Tuple['PreparedFrame', ...]
+    feats: torch.Tensor                 # (B, N_cam, gh, gw, C)
+    lidar2img: torch.Tensor             # (B, N_cam, 4, 4) model-view pixels
+    inputs: Dict[str, torch.Tensor]     # can_bus, command, timestamp_s, target_point
+    view_hw: Tuple[int, int]
+    convert_s: float
+    encode_s: float
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ raises is logged and counted. Diagnostics name inputs by their resolved topic na
 from dataclasses import dataclass, fields, replace
 import functools
 import math
+import queue
 import threading
 import time
 from typing import Dict
@@ -144,8 +145,14 @@ class PlannerNode(Node):
         self._make_publishers()
         self._make_subscriptions()
         self._slot = LatestSlot()
+        self._handoff = self._make_pipeline()
         self._worker = threading.Thread(target=self._work, daemon=True, name='planner-worker')
         self._worker.start()
+        self._finisher = None
+        if self._handoff is not None:
+            self._finisher = threading.Thread(target=self._finish_work, daemon=True,
+                                              name='planner-finish')
+            self._finisher.start()
         self.create_timer(cfg.diagnostics_period_s,
                           self.guard.wrap('diagnostics', self._publish_diagnostics))
 
@@ -164,6 +171,16 @@ class PlannerNode(Node):
         if self.config.planner == 'route_oracle':
             return baselines.RouteOraclePlanner(self.frames.route_tracker)
         return make_engine(self, engine_cfg)
+
+    def _make_pipeline(self):
+        """The one-set hand-over between the two planning stages (`pipeline`), or None: the
+        worker runs the image encoder (and the checks, decoding and preprocessing before it),
+        the finisher the QT-Former, the student and the publishing; the worker waits while
+        the finisher still has a set, so at most two sets are in flight."""
+        if not (self.config.pipeline and hasattr(self.engine, 'encode_prepared')):
+            return None
+        self.engine.use_two_stages()
+        return queue.Queue(maxsize=1)
 
     # -- wiring ---------------------------------------------------------------------------
     def _make_publishers(self):
@@ -254,24 +271,51 @@ class PlannerNode(Node):
     def _work(self) -> None:
         while not self._slot.closed:
             item = self._slot.take(timeout_s=0.5)
-            if item is None:
-                continue
+            if item is not None and not self._run_stage(self._plan, item):
+                return
+
+    def _finish_work(self) -> None:
+        """The pipeline's second stage (`_make_pipeline`)."""
+        while True:
             try:
-                outcome, latency_s = self._plan(*item)
-            except Exception as exc:  # noqa: B902 - keep the node alive; report the fault
-                if self._slot.closed:             # shutting down: publishers may be gone
+                item = self._handoff.get(timeout=0.2)
+            except queue.Empty:
+                if self._slot.closed and not self._worker.is_alive():
                     return
-                outcome, latency_s = 'failed', math.nan
-                self._record_error(f'planning failed: {type(exc).__name__}: {exc}')
-                self.get_logger().error(self.stats.last_error, throttle_duration_sec=5.0)
+                continue
+            if not self._run_stage(self._finish, item):
+                return
+
+    def _run_stage(self, stage, item) -> bool:
+        """Run `stage(*item)` and record its outcome (None: a later stage records it); False
+        once the node is shutting down."""
+        try:
+            outcome, latency_s = stage(*item)
+        except Exception as exc:  # noqa: B902 - keep the node alive; report the fault
+            if self._slot.closed:                 # shutting down: publishers may be gone
+                return False
+            outcome, latency_s = 'failed', math.nan
+            self._record_error(f'planning failed: {type(exc).__name__}: {exc}')
+            self.get_logger().error(self.stats.last_error, throttle_duration_sec=5.0)
+        if outcome is not None:
             self.window.record(self.get_clock().now().nanoseconds, outcome, latency_s)
+        return True
+
+    def _hand_over(self, item) -> None:
+        while not self._slot.closed:               # dropped when shutting down
+            try:
+                self._handoff.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def _record_error(self, text: str) -> None:
         with self._lock:
             self.stats.last_error = text
 
     def _plan(self, msgs, synced_ns: int, synced_mono: float):
-        """Plan one set; returns its outcome (planning.health.OUTCOMES) and latency (s)."""
+        """Plan one set; returns its outcome (planning.health.OUTCOMES) and latency (s), or
+        (None, nan) when the set went on to the pipeline's second stage."""
         cams, odom = msgs[:-1], msgs[-1]
         stamp_ns = stamp_to_ns(cams[0].header.stamp)
         now_ns = self.get_clock().now().nanoseconds
@@ -289,34 +333,61 @@ class PlannerNode(Node):
         except InputError as exc:
             self._bad_input(self.resolved[self.input_topics[-1]], str(exc))
             return 'bad_input', math.nan
-        self._check_jump(stamp_ns, ego)
+        if self._check_jump(stamp_ns, ego):
+            self._reset_memory(synced_mono)
         decoded = self._decode(cams)
         if decoded.images is None:
             return 'bad_image', math.nan
         frame = self.frames.frame_inputs(stamp_ns, decoded.images, odom,
                                          decoded.source_jpeg_quality, decoded.source_hw)
+        if self._handoff is None:
+            return self._finish(frame, None, False, synced_mono)
+        encoded = self.engine.encode_prepared([self.engine.prepare(frame)])
+        self._hand_over((frame, encoded, False, synced_mono))
+        return None, math.nan
+
+    def _reset_memory(self, synced_mono: float) -> None:
+        """Clear the model's memory in set order: at once, or in the pipeline's second stage
+        after the set it has (which must not write its memory back over the reset)."""
+        if self._handoff is None:
+            self.engine.reset(None)
+        else:
+            self._hand_over((None, None, True, synced_mono))
+
+    def _finish(self, frame, encoded, reset: bool, synced_mono: float):
+        """The model (or its second stage, given the first's `encoded`) and the outputs;
+        `reset`: clear the model's memory first (`_reset_memory`; frame None: only that)."""
+        if reset:
+            self.engine.reset(None)
+        if frame is None:
+            return None, math.nan
         t0 = time.perf_counter()
-        result = self.engine.plan(frame, 'default')
-        model_s = time.perf_counter() - t0
+        if encoded is None:
+            result = self.engine.plan(frame, 'default')
+            model_s = time.perf_counter() - t0
+        else:
+            result = self.engine.finish_encoded(encoded, 'default')[0]
+            model_s = time.perf_counter() - t0 + encoded.encode_s
         if not _finite_result(result):
             self._record_error('model output not finite; nothing published')
             return 'failed', math.nan
-        self._publish_plan(stamp_ns, frame, result)
+        self._publish_plan(frame.stamp_ns, frame, result)
         with self._lock:
             self.stats.last_model_s = model_s
             self.stats.command = int(frame.command)
         return 'planned', time.monotonic() - synced_mono
 
-    def _check_jump(self, stamp_ns: int, ego) -> None:
-        """Clock jump / teleport: clear the model's memory and the route progress, log once."""
+    def _check_jump(self, stamp_ns: int, ego) -> bool:
+        """Clock jump / teleport: reset the route progress, log once; True: the model's
+        memory must be cleared before this set (done where the model's memory is used)."""
         reason = self.jumps.check(stamp_ns, ego.x_m, ego.y_m)
         if not reason:
-            return
-        self.engine.reset(None)
+            return False
         self.frames.reset_route_progress()
         with self._lock:
             self.stats.resets += 1
         self.get_logger().warning(f'{reason}: model memory and route progress reset')
+        return True
 
     def _future_inputs(self, msgs, now_ns: int) -> str:
         limit = self.config.future_tolerance_s
@@ -404,6 +475,8 @@ class PlannerNode(Node):
         progress finishes first (up to 5 s)."""
         self._slot.close()
         self._worker.join(timeout=5.0)
+        if self._finisher is not None:
+            self._finisher.join(timeout=5.0)
 
 
 def _finite_result(result: PlanResult) -> bool:

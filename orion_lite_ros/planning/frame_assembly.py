@@ -54,6 +54,9 @@ class PlannerNodeConfig:
                                             'are refused (s)')
     planner: str = _param('model', 'model (Orion-Lite) | constant_velocity (baseline) | '
                                    'route_oracle (privileged route follower, for tests)')
+    pipeline: bool = _param(True, 'model: plan in two stages on two threads (image encoder | '
+                                  'QT-Former, student, publishing), the next set encoded while '
+                                  'this one finishes')
 
     def __post_init__(self):
         if sorted(self.camera_names) != sorted(CAMERA_NAMES):
