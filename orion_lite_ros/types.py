@@ -61,6 +61,7 @@ class PlanResult:
     lanes: Optional[Any] = None      # model.decode.Lanes: map lanes, ego frame
     command_requested: Optional[int] = None   # the frame's command; differs from `command`
                                               # when the checkpoint never trained that mode
+    wait_prob: Optional[float] = None   # students with the go/wait gate: its wait probability
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,14 @@ class PlannerConfig:
     # Command modes the head was trained on (empty: all). The engine plans an untrained mode
     # with LANE_FOLLOW instead (and says so) rather than letting an untrained mode drive.
     trained_commands: Tuple[int, ...] = ()
+    # Our students only (False in the authors' model, whose keys stay unchanged): the head
+    # plans every command twice, a "go" and a "wait" (stay at rest) set of modes, and a
+    # linear head on the planning token (`wait_head`) says which one drives. A single L2
+    # plan averages the two where the expert may wait or drive off from rest (a red light
+    # or a green one), a crawl that neither waits nor goes (issue 16, run 5); gated, the
+    # go plan stays a drive-off and the choice is a classification the cameras can make.
+    wait_gate: bool = False
+    wait_threshold: float = 0.5         # wait probability from which the wait plan drives
 
     def __post_init__(self):
         if self.output_frame not in OUTPUT_FRAMES:

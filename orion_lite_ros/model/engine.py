@@ -283,6 +283,7 @@ class InferenceEngine:
         model_s, convert_s = (enc.encode_s + t2 - t1) / n, enc.convert_s / n
         all_modes = out['all_modes'].float().cpu().numpy()
         tokens = out['planning_token'].float().cpu().numpy()
+        wait = out['wait_prob'].float().cpu().numpy() if 'wait_prob' in out else None
         cpu = {k: v.cpu() for k, v in out.items() if k in PERCEPTION_KEYS}
         thr = self.cfg.perception_score_threshold
         results = []
@@ -294,7 +295,8 @@ class InferenceEngine:
                 command=int(frame.command), planning_token=tokens[i],
                 timing_s={'preprocess': pre, 'model': model_s, 'total': pre + model_s},
                 objects=decode_objects(cpu, thr, item=i), lanes=decode_lanes(cpu, thr, item=i),
-                command_requested=prep.command_requested))
+                command_requested=prep.command_requested,
+                wait_prob=None if wait is None else float(wait[i])))
         return results
 
     def use_two_stages(self) -> None:

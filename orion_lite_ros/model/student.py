@@ -126,9 +126,11 @@ class StudentPlanner(nn.Module):
         self.future_distribution = DistributionModule(d + fut, p.latent_dim, p.min_log_sigma,
                                                       p.max_log_sigma)
         self.predict_model = PredictModel(p.latent_dim, d, d // p.gru_layers, p.gru_layers)
+        self.gates = 2 if p.wait_gate else 1
         self.ego_fut_decoder = nn.Sequential(
             nn.Linear(2 * d, 2 * d), nn.ReLU(), nn.Linear(2 * d, 2 * d), nn.ReLU(),
-            nn.Linear(2 * d, p.num_modes * 2))
+            nn.Linear(2 * d, self.gates * p.num_modes * 2))
+        self.wait_head = nn.Linear(d, 1) if p.wait_gate else None
 
     def decode(self, tokens: torch.Tensor, query_bias: Optional[torch.Tensor] = None
                ) -> torch.Tensor:
@@ -158,7 +160,11 @@ class StudentPlanner(nn.Module):
 
     def plan(self, planning_token: torch.Tensor, noise: Noise = None,
              gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """VAE planner: planning token (B, D) -> all_modes (B, M, T, 2) cumulative, REP-103."""
+        """VAE planner: planning token (B, D) -> all_modes (B, M, T, 2) cumulative, REP-103.
+
+        With `planner.wait_gate` also `gated_modes` (B, 2, M, T, 2): the go [:, 0] and wait
+        [:, 1] plans, `wait_logit`, `wait_prob` and the decision `wait` (B,); `all_modes` is the
+        set the gate picks (wait where wait_prob >= planner.wait_threshold)."""
         frame = self.cfg.planner.output_frame
         present = planning_token[:, None].float()                         # (B, 1, D)
         out = {}
@@ -174,12 +180,25 @@ class StudentPlanner(nn.Module):
                 mu, log_sigma = f_mu, f_log_sigma
         latent = mu + log_sigma.exp() * _make_noise(noise, mu)           # (B, 1, latent)
         steps = self._decode_steps(planning_token, latent)                # head frame
-        out['head_steps'] = steps
-        out['all_modes'] = head_to_rep103(torch.cumsum(steps, dim=2), frame)
+        modes = head_to_rep103(torch.cumsum(steps, dim=2), frame)         # (B, G*M, T, 2)
+        if self.wait_head is None:
+            out['head_steps'], out['all_modes'] = steps, modes
+            return out
+        B, M = steps.shape[0], self.cfg.planner.num_modes
+        gated = modes.unflatten(1, (2, M))                                # (B, 2, M, T, 2)
+        logit = self.wait_head(planning_token.to(self._dtype())).float()[:, 0]
+        prob = torch.sigmoid(logit)
+        wait = (prob >= self.cfg.planner.wait_threshold).long()
+        pick = torch.arange(B, device=steps.device)
+        out['gated_modes'], out['wait_logit'], out['wait_prob'] = gated, logit, prob
+        out['wait'] = wait
+        out['head_steps'] = steps.unflatten(1, (2, M))[pick, wait]
+        out['all_modes'] = gated[pick, wait]
         return out
 
     def _decode_steps(self, planning_token: torch.Tensor, latent: torch.Tensor):
-        """GRU future states + MLP -> step offsets (B, M, T, 2), in the head's frame."""
+        """GRU future states + MLP -> step offsets (B, G*M, T, 2) in the head's frame (G = 2
+        go/wait sets with `planner.wait_gate`, else 1)."""
         p = self.cfg.planner
         B, D = planning_token.shape
         x = latent.transpose(0, 1).expand(p.num_waypoints, B, -1)            # (T, B, latent)
@@ -189,7 +208,8 @@ class StudentPlanner(nn.Module):
             h = planning_token.reshape(B, p.gru_layers, D // p.gru_layers).transpose(0, 1)
         future = self.predict_model(x.to(h.dtype), h.contiguous())           # (T, B, D)
         states = torch.cat([planning_token.expand(p.num_waypoints, B, D), future], dim=-1)
-        steps = self.ego_fut_decoder(states).view(p.num_waypoints, B, p.num_modes, 2)
+        steps = self.ego_fut_decoder(states).view(p.num_waypoints, B, self.gates * p.num_modes,
+                                                  2)
         return steps.permute(1, 2, 0, 3)
 
     def _dtype(self) -> torch.dtype:

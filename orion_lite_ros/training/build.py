@@ -71,7 +71,7 @@ def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Optional[Dataset]]:
 def model_config(cfg: TrainConfig):
     """OrionLiteConfig of `init_checkpoint` when given (our format), else the preset with the
     view size `view_h` x `view_w` when set (and the planning query conditioned on the
-    route/ego token when `nav_condition_query`)."""
+    route/ego token when `nav_condition_query`, and the go/wait gate when `plan_wait_gate`)."""
     from orion_lite_ros.model.config import OrionLiteConfig
     if cfg.init_checkpoint and not cfg.init_checkpoint.endswith(('.pth', '.pt')):
         from orion_lite_ros.model.checkpoint import read_config
@@ -88,6 +88,8 @@ def model_config(cfg: TrainConfig):
             raise ValueError(f'nav_condition_query needs the route/ego token, which the '
                              f'{cfg.model_preset!r} preset does not have (nav.enabled false)')
         mcfg = replace(mcfg, nav=replace(mcfg.nav, condition_query=True))
+    if cfg.plan_wait_gate:
+        mcfg = replace(mcfg, planner=replace(mcfg.planner, wait_gate=True))
     return mcfg
 
 

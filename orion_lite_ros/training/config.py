@@ -40,6 +40,12 @@ class LossConfig:
     det_weight: float = 0.0
     traffic_weight: float = 0.0
     map_weight: float = 0.0
+    # Models with the go/wait gate (model planner.wait_gate): a frame is a "wait" frame when
+    # the expert travels less than wait_travel_m by its last valid waypoint; its command's
+    # mode of the wait set learns the trajectory, the go set's the others, and the gate learns
+    # the label (binary cross-entropy, weight wait_weight).
+    wait_weight: float = 1.0
+    wait_travel_m: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,9 @@ class TrainConfig:
     # The route/ego token also biases the student's planning query (NavConfig.condition_query;
     # a preset's own value when False). Only for a model built from the preset.
     nav_condition_query: bool = False
+    # The student plans go and wait sets with a gate between them (model planner.wait_gate).
+    # Only for a model built from the preset.
+    plan_wait_gate: bool = False
     init_checkpoint: str = ''            # model/checkpoint.py directory to fine-tune from
     freeze_perception: bool = True       # full model: encoder + QT-Former frozen (paper)
     # Optimisation

@@ -43,6 +43,28 @@ def waypoint_l1(all_modes: torch.Tensor, gt_future: torch.Tensor, gt_mask: torch
     return ((pred - target).abs() * weight).sum() / pred.numel()
 
 
+def wait_labels(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float):
+    """(B,) float: 1 where the expert's position at its last valid waypoint is less than
+    `travel_m` from the origin (it stays at rest), and `has_future` (B,) bool.
+    gt_future (B, T, 2) cumulative, gt_mask (B, T)."""
+    valid = gt_mask > 0
+    has_future = valid.any(dim=-1)
+    T = gt_mask.shape[-1]
+    steps = torch.arange(T, device=gt_mask.device).expand_as(gt_mask)
+    last = torch.where(valid, steps, torch.full_like(steps, -1)).max(dim=-1).values.clamp(min=0)
+    end = gt_future[torch.arange(gt_future.shape[0], device=gt_future.device), last]
+    return (torch.linalg.norm(end.float(), dim=-1) < travel_m).float(), has_future
+
+
+def gated_waypoint_l1(gated_modes: torch.Tensor, gt_future: torch.Tensor, gt_mask: torch.Tensor,
+                      command_onehot: torch.Tensor, wait: torch.Tensor) -> torch.Tensor:
+    """`waypoint_l1` over the go and wait sets (B, 2, M, T, 2): a frame trains its command's
+    mode of the set its label `wait` (B,) picks; the same scale as `waypoint_l1`."""
+    w = wait[:, None].to(command_onehot.dtype)
+    onehot = torch.cat([command_onehot * (1 - w), command_onehot * w], dim=1)   # (B, 2M)
+    return 2.0 * waypoint_l1(gated_modes.flatten(1, 2), gt_future, gt_mask, onehot)
+
+
 def _segments_cross(p0, p1, q0, q1, eps: float = 1e-9) -> torch.Tensor:
     """Whether segments p0->p1 and q0->q1 (…, 2) intersect (parallel ones never do)."""
     d1, d2, r = p1 - p0, q1 - q0, q0 - p0
@@ -144,9 +166,19 @@ def distillation_losses(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Ten
     mask = batch['gt_mask'].float()
     if cfg.mimic_weight and 'teacher_token' in batch:
         terms['mimic'] = feature_mimic_l1(out['planning_token'].float(), batch['teacher_token'])
-    if cfg.waypoint_weight:
+    gated = out.get('gated_modes')
+    if gated is not None:
+        wait, has_future = wait_labels(batch['gt_future'], mask, cfg.wait_travel_m)
+    if cfg.waypoint_weight and gated is not None:
+        terms['waypoint'] = gated_waypoint_l1(gated.float(), batch['gt_future'].float(), mask,
+                                              batch['command_onehot'].float(), wait)
+    elif cfg.waypoint_weight:
         terms['waypoint'] = waypoint_l1(out['all_modes'].float(), batch['gt_future'].float(),
                                         mask, batch['command_onehot'].float())
+    if cfg.wait_weight and gated is not None:
+        bce = F.binary_cross_entropy_with_logits(out['wait_logit'].float(), wait,
+                                                 reduction='none')
+        terms['wait'] = (bce * has_future).sum() / has_future.sum().clamp(min=1)
     if cfg.map_bound_weight and 'lane_points' in batch:
         valid = batch['lane_scores'][..., cfg.map_boundary_class] >= cfg.map_score_thresh
         terms['map_bound'] = map_boundary_loss(wp, batch['lane_points'].float(), valid, mask,
@@ -163,7 +195,8 @@ def distillation_losses(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Ten
                              mask.any(dim=-1) if mask.dtype == torch.bool else mask.sum(-1) > 0)
     weights = {'mimic': cfg.mimic_weight, 'waypoint': cfg.waypoint_weight,
                'map_bound': cfg.map_bound_weight, 'collision': cfg.collision_weight,
-               'kl': cfg.kl_weight, 'det_cls': cfg.det_weight, 'det_box': cfg.det_weight,
+               'kl': cfg.kl_weight, 'wait': cfg.wait_weight, 'det_cls': cfg.det_weight,
+               'det_box': cfg.det_weight,
                'det_traffic': cfg.traffic_weight, 'map_cls': cfg.map_weight,
                'map_pts': cfg.map_weight}
     terms.update(perception_terms(out, batch, cfg))
@@ -186,3 +219,15 @@ def perception_terms(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor
         valid = batch['lane_scores'][..., cfg.map_boundary_class] >= cfg.map_score_thresh
         terms.update(map_loss(out, batch['lane_points'], valid))
     return terms
+
+
+def wait_gate_stats(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor],
+                    cfg: LossConfig) -> Dict[str, float]:
+    """Validation figures of the go/wait gate over the frames with a future: `wait_acc`
+    (the gate's decision `out['wait']` = the label), `wait_label_rate`, `wait_pred_rate`."""
+    wait, has = wait_labels(batch['gt_future'], batch['gt_mask'].float(), cfg.wait_travel_m)
+    pred, has = out['wait'].float(), has.float()
+    n = has.sum().clamp(min=1)
+    return {'wait_acc': float(((pred == wait).float() * has).sum() / n),
+            'wait_label_rate': float((wait * has).sum() / n),
+            'wait_pred_rate': float((pred * has).sum() / n)}

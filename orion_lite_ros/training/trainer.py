@@ -25,7 +25,7 @@ from orion_lite_ros.eval.sensitivity import sensitivity
 from orion_lite_ros.layout import WAYPOINT_DT_S
 from orion_lite_ros.training.augment import check_speed_dropout, hide_ego_motion
 from orion_lite_ros.training.config import TrainConfig
-from orion_lite_ros.training.losses import distillation_losses
+from orion_lite_ros.training.losses import distillation_losses, wait_gate_stats
 from orion_lite_ros.training.metrics import OpenLoopL2
 
 CKPT_FORMAT = 'orion_lite_train'
@@ -408,6 +408,9 @@ class Trainer:
             for name, v in distillation_losses(out, batch, self.cfg.loss).items():
                 sums[name] = sums.get(name, 0.0) + float(v) * n
             count += n
+            if 'wait_prob' in out:       # the go/wait gate: accuracy and rate of its label
+                for name, v in wait_gate_stats(out, batch, self.cfg.loss).items():
+                    sums[name] = sums.get(name, 0.0) + v * n
             # eval mode: the GT future only feeds the posterior's loss terms, not the plan
             l2.update(out['waypoints'], batch['gt_future'], batch['gt_mask'])
             cv.update(constant_velocity_waypoints(batch), batch['gt_future'], batch['gt_mask'])

@@ -1,0 +1,105 @@
+"""The go/wait gate of our students (PlannerConfig.wait_gate): two plan sets, a gate that
+picks one, labels and losses, checkpoint and engine round trip. Off in the authors' model."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from orion_lite_ros.model.config import OrionLiteConfig
+from orion_lite_ros.model.student import StudentPlanner
+from orion_lite_ros.training.config import LossConfig
+from orion_lite_ros.training.losses import distillation_losses, wait_gate_stats, wait_labels
+
+ONLY_PLAN = LossConfig(mimic_weight=0.0, map_bound_weight=0.0, collision_weight=0.0,
+                       kl_weight=0.0)
+
+
+def _gated_cfg(preset='mini'):
+    cfg = OrionLiteConfig.preset(preset)
+    return replace(cfg, planner=replace(cfg.planner, wait_gate=True))
+
+
+def _inputs(cfg, batch=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randn(batch, 7, cfg.token_dim, generator=g)
+    command = torch.arange(batch) % cfg.planner.num_modes
+    return tokens, command
+
+
+def test_authors_model_has_no_gate():
+    student = StudentPlanner(OrionLiteConfig.preset('orion_lite'))
+    assert student.wait_head is None
+    assert not any(k.startswith('wait_head') for k in student.state_dict())
+    assert 'gated_modes' not in student(*_inputs(student.cfg, 2), noise='mean')
+
+
+@pytest.mark.parametrize('bias, wait', [(20.0, 1), (-20.0, 0)])
+def test_gate_picks_the_wait_or_go_set(bias, wait):
+    torch.manual_seed(0)
+    student = StudentPlanner(_gated_cfg()).eval()
+    with torch.no_grad():
+        student.wait_head.weight.zero_()
+        student.wait_head.bias.fill_(bias)
+    tokens, command = _inputs(student.cfg)
+    out = student(tokens, command, noise='mean')
+    assert out['gated_modes'].shape == (4, 2) + out['all_modes'].shape[1:]
+    assert torch.equal(out['wait'], torch.full((4,), wait))
+    torch.testing.assert_close(out['all_modes'], out['gated_modes'][:, wait])
+    torch.testing.assert_close(out['waypoints'], out['all_modes'][torch.arange(4), command])
+
+
+def test_wait_labels_use_the_last_valid_waypoint():
+    fut = torch.zeros(3, 6, 2)
+    fut[0] = torch.linspace(1, 6, 6)[:, None] * torch.tensor([1.0, 0.0])   # drives 6 m
+    fut[1, :, 0] = 0.2                                                      # stays
+    fut[2, :2, 0] = torch.tensor([0.3, 0.6])                                # ends after 2 steps
+    mask = torch.ones(3, 6)
+    mask[2, 2:] = 0
+    wait, has = wait_labels(fut, mask, 1.0)
+    assert wait.tolist() == [0.0, 1.0, 1.0] and has.all()
+    mask[1] = 0
+    assert not wait_labels(fut, mask, 1.0)[1][1]
+
+
+def test_a_frame_trains_only_the_set_of_its_label():
+    torch.manual_seed(1)
+    cfg = _gated_cfg()
+    student = StudentPlanner(cfg).train()
+    tokens, command = _inputs(cfg)
+    fut = torch.cumsum(torch.full((4, 6, 2), 1.0), dim=1)
+    fut[1] = 0.05                                                           # a wait frame
+    batch = {'gt_future': fut, 'gt_mask': torch.ones(4, 6),
+             'command_onehot': F.one_hot(command, cfg.planner.num_modes).float()}
+    out = student(tokens, command, gt_future=fut)
+    out['gated_modes'].retain_grad()
+    terms = distillation_losses(out, batch, ONLY_PLAN)
+    assert set(terms) == {'waypoint', 'wait', 'total'}
+    terms['waypoint'].backward(retain_graph=True)
+    grad = out['gated_modes'].grad
+    for i in range(4):
+        label = 1 if i == 1 else 0
+        assert grad[i, label, command[i]].abs().sum() > 0
+        assert grad[i, 1 - label].abs().sum() == 0
+    student.zero_grad()
+    terms['wait'].backward()
+    assert student.wait_head.weight.grad.abs().sum() > 0
+    stats = wait_gate_stats(out, batch, ONLY_PLAN)
+    assert stats['wait_label_rate'] == pytest.approx(0.25)
+
+
+def test_gate_survives_checkpoint_and_engine(tmp_path):
+    from orion_lite_ros.model import OrionLite
+    from orion_lite_ros.model.checkpoint import load_checkpoint, save_checkpoint
+    from orion_lite_ros.model.engine import EngineConfig, InferenceEngine, synthetic_frame
+    cfg = _gated_cfg()
+    torch.manual_seed(2)
+    save_checkpoint(tmp_path / 'gated', OrionLite(cfg), cfg)
+    model, loaded = load_checkpoint(tmp_path / 'gated')
+    assert loaded.planner.wait_gate and model.student_model.wait_head is not None
+    eng = InferenceEngine(EngineConfig(checkpoint=str(tmp_path / 'gated'), device='cpu',
+                                       warmup_iters=0, jpeg_reencode=False))
+    result = eng.plan(synthetic_frame(eng.model_cfg, src_hw=(180, 320)))
+    assert 0.0 <= result.wait_prob <= 1.0
+    assert np.isfinite(result.waypoints).all()
