@@ -25,6 +25,8 @@ e2e e2e_sim_20hz --hw 160 256 --rate 20
 e2e e2e_sim_20hz_bf16 --hw 160 256 --rate 20 --precision bf16
 e2e e2e_1600x900_10hz_jpeg20 --hw 900 1600 --rate 10 --jpeg-quality 20
 e2e e2e_1600x900_10hz_jpeg20_bf16 --hw 900 1600 --rate 10 --jpeg-quality 20 --precision bf16
+e2e e2e_sim_20hz_no_pipeline --hw 160 256 --rate 20 --no-pipeline
+e2e e2e_1600x900_10hz_jpeg20_no_pipeline --hw 900 1600 --rate 10 --jpeg-quality 20 --no-pipeline
 e2e e2e_sim_20hz_events --hw 160 256 --rate 20 --executor events
 e2e e2e_1600x900_10hz_jpeg20_events --hw 900 1600 --rate 10 --jpeg-quality 20 --executor events
 "$PY" -m orion_lite_ros.bench.decode_set --hw 900 1600 --quality 20 90 --out "$OUT/decode_set_1600x900.json" \
