@@ -15,7 +15,7 @@ from orion_lite_ros.eval.sensitivity import PERTURBATIONS
 from orion_lite_ros.training.build import build_datasets, build_model
 from orion_lite_ros.training.config import load_config
 from orion_lite_ros.training.losses import wait_labels
-from orion_lite_ros.training.trainer import forward_model
+from orion_lite_ros.training.trainer import batch_ego_speed, forward_model
 
 
 def main(argv=None) -> int:
@@ -32,34 +32,32 @@ def main(argv=None) -> int:
     loader = torch.utils.data.DataLoader(val, batch_size=32, shuffle=False, num_workers=0)
     views = {'recorded': lambda b: b, 'black_views': PERTURBATIONS['black_views'],
              'ego_stopped': PERTURBATIONS['ego_stopped']}
-    rows = {k: [] for k in views}
+    probs = {k: [] for k in views}
+    decisions = {k: [] for k in views}      # the gate's own decision (planner.wait_threshold)
     labels, speeds = [], []
     with torch.no_grad():
         for batch in loader:
             wait, has = wait_labels(batch['gt_future'], batch['gt_mask'].float(),
                                     cfg.loss.wait_travel_m)
-            speed = batch['ego_twist'][:, 0].float() if 'ego_twist' in batch else \
-                batch['can_bus'][:, 7].float()
-            keep = has
-            labels.append(wait[keep])
-            speeds.append(speed[keep])
+            labels.append(wait[has])
+            speeds.append(batch_ego_speed(batch)[has])
             for name, fn in views.items():
                 out = forward_model(model, fn(dict(batch)), cfg.target, mean_plan=True,
                                     with_gt=False)
-                rows[name].append(out['wait_prob'][keep].float())
+                probs[name].append(out['wait_prob'][has].float())
+                decisions[name].append(out['wait'][has].float())
     label, speed = torch.cat(labels), torch.cat(speeds)
     rest = speed < args.rest_speed
     result = {'frames': int(label.numel()), 'at_rest': int(rest.sum()),
               'rest_stay': int((rest & (label > 0)).sum()),
               'rest_go': int((rest & (label == 0)).sum())}
-    for name, chunks in rows.items():
-        p = torch.cat(chunks)
+    for name in views:
+        p, d = torch.cat(probs[name]), torch.cat(decisions[name])
         for part, mask in (('moving', ~rest), ('rest_stay', rest & (label > 0)),
                            ('rest_go', rest & (label == 0))):
             if mask.any():
                 result[f'{name}_{part}_wait_prob'] = round(float(p[mask].mean()), 4)
-                result[f'{name}_{part}_wait_rate'] = round(
-                    float((p[mask] >= 0.5).float().mean()), 4)
+                result[f'{name}_{part}_wait_rate'] = round(float(d[mask].mean()), 4)
     print(json.dumps(result, indent=1))
     if args.out:
         with open(args.out, 'w') as f:

@@ -8,18 +8,20 @@ results, next to each other.
       KEY=VALUE..."""
 import argparse
 import json
+from pathlib import Path
 import sys
 
 
 def last_val(train_log: str) -> dict:
-    val = [json.loads(line) for line in open(train_log) if '"kind": "val"' in line]
+    lines = Path(train_log).read_text().splitlines()
+    val = [json.loads(line) for line in lines if '"kind": "val"' in line]
     if not val:
         raise SystemExit(f'{train_log}: no validation record')
     return {k: v for k, v in val[-1].items() if k not in ('kind', 'time')}
 
 
 def closed_loop(results: str) -> dict:
-    r = json.load(open(results))
+    r = json.loads(Path(results).read_text())
     labels, values = r['labels'], r['values']
     routes = {}
     for rec in r['_checkpoint']['records']:
@@ -41,11 +43,10 @@ def main(argv=None) -> int:
     out = dict(f.split('=', 1) for f in args.fields)
     out['validation'] = last_val(f'{args.run}/train_log.jsonl')
     if args.probe:
-        out['wait_gate_probe'] = json.load(open(args.probe))
+        out['wait_gate_probe'] = json.loads(Path(args.probe).read_text())
     out['closed_loop'] = {name: closed_loop(path) for name, path in
                           (c.split('=', 1) for c in args.closed_loop)}
-    with open(args.out, 'w') as f:
-        json.dump(out, f, indent=1)
+    Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(out['closed_loop'], indent=1)[:3000])
     return 0
 

@@ -141,14 +141,19 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
+def batch_ego_speed(batch: Dict[str, Any]) -> torch.Tensor:
+    """(B,) forward ego speed (m/s, >= 0 from the twist) of a batch; zero for official .npz
+    samples, which carry none."""
+    if 'ego_twist' in batch:
+        return batch['ego_twist'][:, 0].float().clamp(min=0.0)
+    if 'can_bus' in batch:
+        return batch['can_bus'][:, 7].float()
+    return torch.zeros(batch['gt_future'].shape[0])
+
+
 def constant_velocity_waypoints(batch: Dict[str, Any]) -> torch.Tensor:
     """(B, T, 2) the constant-velocity baseline (keep speed, straight on) of a batch."""
-    if 'ego_twist' in batch:
-        speed = batch['ego_twist'][:, 0].float().clamp(min=0.0)
-    elif 'can_bus' in batch:
-        speed = batch['can_bus'][:, 7].float()
-    else:                          # official .npz samples carry no ego speed: zero speed
-        speed = torch.zeros(batch['gt_future'].shape[0])
+    speed = batch_ego_speed(batch)
     T = batch['gt_future'].shape[1]
     speed = speed.to(batch['gt_future'].device)
     times = WAYPOINT_DT_S * torch.arange(1, T + 1, device=speed.device, dtype=torch.float32)
