@@ -26,8 +26,30 @@ def test_demo_quick(tmp_path, ros_domain):
     baseline = json.loads((tmp_path / 'baseline' / 'results.json').read_text())
     assert baseline['_checkpoint']['progress'] == [1, 1]
     assert 'constant-velocity baseline' in proc.stdout
-    for run in ('planner', 'baseline'):
-        assert list((tmp_path / run / 'videos').glob('*.mp4')), run
+    assert list((tmp_path / 'planner' / 'videos').glob('*.mp4'))
+    assert not (tmp_path / 'baseline' / 'videos').exists()    # odometry only: no cameras
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(900)
+def test_demo_drives_routes_in_parallel_lanes_and_merges_them(tmp_path, ros_domain):
+    """--lanes 2: two closed loops at once, each in its own DDS domain; one results file in
+    route order, the drive logs and frames of both lanes beside it; a rerun resumes."""
+    cmd = [sys.executable, '-m', 'orion_lite_ros.cli.demo', '--only', 'planner', '--lanes', '2',
+           '--max-steps', '30', '--no-video', '--seeds', '100001', '--routes', '3',
+           '--out', str(tmp_path)]
+    env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '2 parallel loops' in proc.stdout
+    merged = json.loads((tmp_path / 'planner' / 'results.json').read_text())
+    got = [r['route_id'] for r in merged['route_records']]
+    assert merged['_checkpoint']['progress'] == [3, 3] and len(got) == 3
+    for rec in merged['route_records']:
+        assert int(rec['meta']['commands_received']) >= 30
+    assert sorted(p.stem for p in (tmp_path / 'planner' / 'logs').glob('*.npz')) == sorted(got)
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0 and 'resuming' in rerun.stdout, rerun.stdout[-2000:]
 
 
 def test_demo_teacher_run_needs_a_checkpoint(capsys):
@@ -82,3 +104,34 @@ def test_sigterm_stops_the_demo_and_its_node_processes(tmp_path, ros_domain):
     while _processes_naming(str(out)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _processes_naming(str(out)), 'node processes outlived the demo'
+
+
+def test_lanes_split_round_robin_and_domains_stay_valid():
+    from orion_lite_ros.cli.demo import lane_domain, split_lanes
+    routes = ['a', 'b', 'c', 'd', 'e']
+    assert split_lanes(routes, 2) == [['a', 'c', 'e'], ['b', 'd']]
+    assert split_lanes(routes, 9) == [[r] for r in routes]
+    assert split_lanes(['a'], 2) == [['a']] and split_lanes(routes, 0) == [routes]
+    assert [lane_domain(231, k) for k in range(3)] == [231, 232, 0]
+
+
+def test_merged_lanes_keep_route_order_and_files(tmp_path):
+    from orion_lite_ros.bridge.results_store import ResultsStore
+    from orion_lite_ros.cli.demo import merge_lanes
+    from orion_lite_ros.eval.records import RouteRecord
+    from test_eval_bench2drive import _record
+    lanes = [tmp_path / 'lanes' / str(k) for k in range(2)]
+    for k, ids in enumerate((['r1', 'r3'], ['r2'])):
+        store = ResultsStore(lanes[k] / 'results.json', ids, run_key=f'lane{k}')
+        for rid in ids:
+            store.add(_record(rid, 100.0))
+            (lanes[k] / 'logs').mkdir(parents=True, exist_ok=True)
+            (lanes[k] / 'logs' / f'{rid}.npz').write_bytes(b'x')
+    merged = ResultsStore(tmp_path / 'results.json', ['r1', 'r2', 'r3'], run_key='all')
+    merge_lanes(merged, lanes, tmp_path)
+    data = json.loads((tmp_path / 'results.json').read_text())
+    assert [r['route_id'] for r in data['route_records']] == ['r1', 'r2', 'r3']
+    assert data['_checkpoint']['progress'] == [3, 3]
+    assert sorted(p.name for p in (tmp_path / 'logs').iterdir()) == ['r1.npz', 'r2.npz',
+                                                                      'r3.npz']
+    assert isinstance(RouteRecord.from_json(data['route_records'][0]), RouteRecord)

@@ -12,19 +12,20 @@ import pytest
 pytestmark = pytest.mark.ros
 
 
-def _drive(tmp_path, planner: str, routes, video_every_n: int = 0, max_steps: int = 0):
+def _drive(tmp_path, planner: str, routes, video_every_n: int = 0, max_steps: int = 0,
+           cameras: bool = True):
     from orion_lite_ros.cli.drive import drive_specs
     from orion_lite_ros.nodes.runner import NodeSpec, start_nodes
     bridge = NodeSpec('bridge_node', parameters={
         'output_dir': str(tmp_path), 'routes': [r.route_id for r in routes],
         'command_timeout_s': 20.0, 'first_command_timeout_s': 120.0, 'wait_for_stack_s': 60.0,
         'camera_height': 32, 'camera_width': 48, 'video_every_n': video_every_n,
-        'max_steps_per_route': max_steps})
+        'max_steps_per_route': max_steps, 'stack_cameras': cameras})
     stack = []
     for spec in drive_specs('sim', use_sim_time=True):
         params = dict(spec.parameters)
         params.update({'rate_hz': 0.0} if spec.executable == 'controller_node' else
-                      {'planner': planner})
+                      {'planner': planner, 'cameras': cameras})
         stack.append(type(spec)(spec.executable, params_files=spec.params_files,
                                 parameters=params, remappings=spec.remappings))
     with start_nodes([bridge] + stack, mode='threads') as group:
@@ -41,7 +42,8 @@ SAMPLE = ('unprotected_left_100001', 'red_light_100001', 'blocked_lane_100001')
 
 
 def _check_oracle(tmp_path, routes):
-    records = _drive(tmp_path, 'route_oracle', routes)
+    # the oracle reads no images: the loop runs on odometry alone (nothing rendered)
+    records = _drive(tmp_path, 'route_oracle', routes, cameras=False)
     assert len(records) == len(routes)
     bad = [(r.route_id, r.status, r.route_completion_pct) for r in records
            if r.route_completion_pct < 99.0 or r.status != 'Completed']
@@ -76,3 +78,27 @@ def test_constant_velocity_baseline_runs_and_films(tmp_path, ros_domain):
     assert len(records) == 1
     videos = list((tmp_path / 'videos').glob(f'{route.route_id}.*'))
     assert videos and videos[0].stat().st_size > 1000
+
+
+def test_baseline_without_cameras_answers_every_step(tmp_path, ros_domain):
+    """`stack_cameras: false` (bridge) + `cameras: false` (planner): the baseline plans from
+    odometry alone, every lock-step command arrives, and no camera image is published."""
+    from orion_lite_ros.nodes import bridge_node
+    from orion_lite_ros.sim.backend import heldout_routes
+    published = []
+    original = bridge_node.FramePublisher.publish_frame
+
+    def spy(self, frame, cameras=True):
+        published.append(cameras)
+        return original(self, frame, cameras)
+
+    bridge_node.FramePublisher.publish_frame = spy
+    try:
+        records = _drive(tmp_path, 'constant_velocity', [heldout_routes()[0]], max_steps=200,
+                         cameras=False)
+    finally:
+        bridge_node.FramePublisher.publish_frame = original
+    assert len(records) == 1
+    meta = records[0].meta
+    assert int(meta['commands_missing']) == 0 and int(meta['commands_received']) >= 200
+    assert published and not any(published)

@@ -72,6 +72,20 @@ def test_config_defaults_docs_and_validation():
         PlannerNodeConfig(camera_names=CAMERA_NAMES[:5])
     with pytest.raises(ValueError, match='slop_s'):
         PlannerNodeConfig(slop_s=0.0)
+    assert not PlannerNodeConfig(planner='constant_velocity', cameras=False).cameras
+    with pytest.raises(ValueError, match='reads no images'):
+        PlannerNodeConfig(cameras=False)          # the model needs its cameras
+
+
+def test_frame_without_images_for_the_baselines():
+    from orion_lite_ros.planning.baselines import ConstantVelocityPlanner
+    from orion_lite_ros.planning.frame_assembly import no_images
+    decoded = no_images(len(CAMERA_NAMES))
+    assert decoded.images.shape == (6, 0, 0, 3) and decoded.faults == []
+    frame = FrameAssembler(load_rig()).frame_inputs(7, decoded.images, _odom(stamp_ns=7))
+    assert frame.images.size == 0 and np.isfinite(frame.cam_to_ego).all()
+    plan = ConstantVelocityPlanner().plan(frame)
+    np.testing.assert_allclose(plan.waypoints[-1], [9.0, 0.0])      # 3 m/s for 3 s
 
 
 def test_decode_stacks_in_camera_names_order_whatever_the_input_order():

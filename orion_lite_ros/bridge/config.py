@@ -26,6 +26,9 @@ class BridgeConfig:
     fixed_delta_s: float = _p(SIM_FIXED_DELTA_S, 'simulation step (s)')
     camera_height: int = _p(0, 'image height (px); 0 = backend default')
     camera_width: int = _p(0, 'image width (px); 0 = backend default')
+    stack_cameras: bool = _p(True, 'driver stack: render and publish the cameras; false for '
+                                   'stacks that plan without images (the baseline planners): '
+                                   'odometry, clock and route only, no rendering')
     command_timeout_s: float = _p(5.0, 'lock-step: wait this long for the command (s)')
     first_command_timeout_s: float = _p(60.0, 'first step of a route (model warm-up) (s)')
     resend_first_frame_s: float = _p(2.0, 'first step: re-send the frame this often (s)')

@@ -59,6 +59,7 @@ class DemoConfig:
     command_timeout_s: float = 10.0
     frames_every_n: int = 40             # front-camera PNG every n steps of the planner run
     run_timeout_s: float = 6 * 3600.0
+    lanes: int = 1                       # planner run: routes in this many parallel loops
 
     @property
     def routes_to_drive(self) -> int:
@@ -80,13 +81,19 @@ def default_routes() -> tuple:
     return tuple(out)
 
 
-def _bridge_params(cfg: DemoConfig, driver: str, out: Path) -> dict:
+def _bridge_params(cfg: DemoConfig, driver: str, out: Path,
+                   routes: Optional[Sequence[str]] = None) -> dict:
+    """The bridge's parameters; `routes`: these route ids (a lane's) instead of the
+    selection of `cfg`."""
     extra = {'teacher_checkpoint': cfg.teacher_checkpoint} if driver == 'teacher' else {}
-    routes = list(cfg.route_ids) or ['']
+    num_routes = cfg.routes_to_drive if routes is None else 0
+    routes = list(cfg.route_ids if routes is None else routes) or ['']
     stack = driver in STACK_PLANNERS
     return {**extra, 'driver': 'stack' if stack else driver, 'backend': 'embedded',
-            'routes': routes, 'num_routes': cfg.routes_to_drive,
-            'video_every_n': cfg.video_every_n if stack else 0,
+            'routes': routes, 'num_routes': num_routes,
+            # the baseline plans from odometry alone: no cameras rendered, no video
+            'video_every_n': cfg.video_every_n if driver == 'stack' else 0,
+            'stack_cameras': driver == 'stack',
             'output_dir': str(out), 'max_steps_per_route': cfg.steps_cap,
             'command_timeout_s': cfg.command_timeout_s, 'first_command_timeout_s': 180.0,
             'wait_for_stack_s': 180.0, 'on_missing_command': 'brake',
@@ -110,6 +117,8 @@ def _stack_specs(cfg: DemoConfig, planner: str = 'model') -> list:
         if spec.executable == 'planner_node':
             params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto',
                           temporal_memory=cfg.temporal_memory, planner=planner)
+            if planner != 'model':          # the baseline reads no images
+                params.update(cameras=False)
             if planner == 'model' and cfg.blind_views:
                 params.update(blind_views=True)
         if spec.executable == 'controller_node':
@@ -142,8 +151,8 @@ def _prepare_out(out: Path, run_key: str, fresh: bool) -> None:
 class RouteProgress:
     """One progress bar per route (tqdm), fed from the bridge's progress.json."""
 
-    def __init__(self, path: Path, label: str, enabled: bool):
-        self.path, self.label, self.enabled = path, label, enabled
+    def __init__(self, path: Path, label: str, enabled: bool, position: Optional[int] = None):
+        self.path, self.label, self.enabled, self.position = path, label, enabled, position
         self.route, self.bar = None, None
 
     def poll(self) -> None:
@@ -159,7 +168,7 @@ class RouteProgress:
             self.route = state['route_id']
             self.bar = tqdm(total=100.0, desc=f'{self.label} {self.route}', unit='%',
                             bar_format='{desc}: {percentage:3.0f}%|{bar}| {postfix}',
-                            dynamic_ncols=True)
+                            dynamic_ncols=True, position=self.position)
         self.bar.n = min(100.0, float(state['completion_pct']))
         self.bar.set_postfix_str(f"step {state['step']}" + (' done' if state['done'] else ''))
         self.bar.refresh()
@@ -181,7 +190,9 @@ def _wait_for_bridge(group, timeout_s: float, progress: Optional['RouteProgress'
             progress.close()
 
 
-def _wait(group, deadline: float, progress) -> None:
+def _wait(group, deadline: float, progress, others: Sequence = ()) -> None:
+    """Until `group`'s bridge has finished; a node of `others` (groups running beside it)
+    that exits early fails it too."""
     timeout_s = deadline - time.monotonic()
     if group.mode == 'threads':
         bridge = next(n for n in group.nodes if hasattr(n, 'done'))
@@ -194,7 +205,8 @@ def _wait(group, deadline: float, progress) -> None:
     while proc.poll() is None:
         if time.monotonic() > deadline:
             raise TimeoutError('the bridge did not finish in time')
-        early = [(name, code) for name, code in group.exited() if name != 'bridge_node']
+        early = [(name, code) for g in (group, *others) for name, code in g.exited()
+                 if name != 'bridge_node' or (g is not group and code != 0)]
         if early:
             from orion_lite_ros.nodes.runner import describe_exit
             raise RuntimeError('; '.join(f'{name} exited early: {describe_exit(code)}'
@@ -207,15 +219,25 @@ def _wait(group, deadline: float, progress) -> None:
         raise RuntimeError(f'bridge_node exited: {describe_exit(proc.returncode)}')
 
 
-def run_one(cfg: DemoConfig, driver: str) -> dict:
-    """One closed-loop run through ROS nodes; returns its results JSON."""
-    from orion_lite_ros.nodes.runner import NodeSpec, start_nodes
-    out = cfg.out_dir / RUN_DIRS[driver]
-    params = _bridge_params(cfg, driver, out)
-    _prepare_out(out, params['run_key'], cfg.fresh)
+def _specs(cfg: DemoConfig, driver: str, params: dict) -> list:
+    from orion_lite_ros.nodes.runner import NodeSpec
     specs = [NodeSpec('bridge_node', parameters=params)]
     if driver in STACK_PLANNERS:
         specs += _stack_specs(cfg, STACK_PLANNERS[driver])
+    return specs
+
+
+def run_one(cfg: DemoConfig, driver: str) -> dict:
+    """One closed-loop run through ROS nodes; returns its results JSON."""
+    from orion_lite_ros.nodes.runner import start_nodes
+    routes = selected_routes(cfg)
+    lanes = split_lanes(routes, cfg.lanes if _lane_parallel(cfg, driver) else 1)
+    if len(lanes) > 1:
+        return run_lanes(cfg, driver, lanes)
+    out = cfg.out_dir / RUN_DIRS[driver]
+    params = _bridge_params(cfg, driver, out)
+    _prepare_out(out, params['run_key'], cfg.fresh)
+    specs = _specs(cfg, driver, params)
     print(f'[demo] {RUN_DIRS[driver]}: {" + ".join(s.executable for s in specs)} ({cfg.mode})',
           flush=True)
     t0 = time.monotonic()
@@ -224,6 +246,107 @@ def run_one(cfg: DemoConfig, driver: str) -> dict:
         _wait_for_bridge(group, cfg.run_timeout_s, progress)
     print(f'[demo] {RUN_DIRS[driver]}: done in {time.monotonic() - t0:.0f} s', flush=True)
     return json.loads((out / 'results.json').read_text())
+
+
+# -- parallel lanes ---------------------------------------------------------------------------
+# In lock-step the bridge and the planner mostly wait for each other: one closed loop keeps
+# ~1.1 of 2 cores busy (simulator cameras, mini model). The planner run therefore drives its
+# routes in `lanes` loops at once, each a bridge + planner + controller of its own in its own
+# DDS domain (ROS_DOMAIN_ID + k), its results under <run>/lanes/<k>/, merged into <run>/.
+
+def _lane_parallel(cfg: DemoConfig, driver: str) -> bool:
+    return driver == 'stack' and cfg.mode == 'processes'
+
+
+def selected_routes(cfg: DemoConfig) -> List[str]:
+    """The route ids the run drives (the held-out file when `cfg.route_ids` is empty)."""
+    if cfg.route_ids:
+        ids = list(cfg.route_ids)
+    else:
+        from orion_lite_ros.sim.backend import heldout_routes
+        ids = [r.route_id for r in heldout_routes()]
+    n = cfg.routes_to_drive
+    return ids[:n] if n > 0 else ids
+
+
+def split_lanes(routes: Sequence[str], lanes: int) -> List[List[str]]:
+    """Routes dealt round-robin to at most `lanes` non-empty lanes."""
+    lanes = max(1, min(int(lanes), len(routes)))
+    return [list(routes[k::lanes]) for k in range(lanes)] if routes else [[]]
+
+
+def lane_domain(base: int, k: int) -> int:
+    """DDS domain of lane k (0..232, the ids Fast DDS maps to ports)."""
+    return (base + k) % 233
+
+
+class _Progresses:
+    def __init__(self, bars: Sequence['RouteProgress']):
+        self.bars = list(bars)
+
+    def poll(self) -> None:
+        for bar in self.bars:
+            bar.poll()
+
+    def close(self) -> None:
+        for bar in self.bars:
+            bar.close()
+
+
+def run_lanes(cfg: DemoConfig, driver: str, lanes: List[List[str]]) -> dict:
+    from contextlib import ExitStack
+
+    from orion_lite_ros.bridge.results_store import ResultsStore
+    from orion_lite_ros.layout import CAMERA_NAMES
+    from orion_lite_ros.nodes.runner import start_nodes
+    out, name = cfg.out_dir / RUN_DIRS[driver], RUN_DIRS[driver]
+    routes = [r for lane in lanes for r in lane]
+    run_key = _bridge_params(cfg, driver, out, routes)['run_key'] + f'/lanes={len(lanes)}'
+    _prepare_out(out, run_key, cfg.fresh)
+    store = ResultsStore(out / 'results.json', routes, run_key=run_key, resume=False,
+                         sensors=list(CAMERA_NAMES), extra={'driver': 'stack'},
+                         metric_dir=out / 'metric_info')
+    store.write()                 # the run's key: an interrupted run resumes its lanes
+    lane_dirs = [out / 'lanes' / str(k) for k in range(len(lanes))]
+    params = [_bridge_params(cfg, driver, d, lane) for d, lane in zip(lane_dirs, lanes)]
+    for d, p in zip(lane_dirs, params):
+        p['output_dir'] = str(d)
+        _prepare_out(d, p['run_key'], cfg.fresh)
+    base = int(os.environ.get('ROS_DOMAIN_ID') or 0)
+    domains = [lane_domain(base, k) for k in range(len(lanes))]
+    print(f'[demo] {name}: {len(routes)} routes in {len(lanes)} parallel loops (DDS domains '
+          f'{", ".join(map(str, domains))}), each bridge_node + planner_node + '
+          f'controller_node ({cfg.mode})', flush=True)
+    t0 = time.monotonic()
+    progress = _Progresses([RouteProgress(d / 'progress.json', f'{name}[{k}]', cfg.progress,
+                                          position=k) for k, d in enumerate(lane_dirs)])
+    try:
+        with ExitStack() as stack:
+            groups = [stack.enter_context(start_nodes(_specs(cfg, driver, p), mode=cfg.mode,
+                                                      domain_id=dom))
+                      for p, dom in zip(params, domains)]
+            deadline = time.monotonic() + cfg.run_timeout_s
+            for group in groups:
+                _wait(group, deadline, progress, others=groups)
+    finally:
+        progress.poll()
+        progress.close()
+    merge_lanes(store, lane_dirs, out)
+    print(f'[demo] {name}: done in {time.monotonic() - t0:.0f} s', flush=True)
+    return json.loads((out / 'results.json').read_text())
+
+
+def merge_lanes(store, lane_dirs: Sequence[Path], out: Path) -> None:
+    """The lanes' route records into `store` (route order of the run) and their drive logs,
+    videos and frames into `out`."""
+    for d in lane_dirs:
+        data = json.loads((d / 'results.json').read_text())
+        for record in records_of(data):
+            store.add(record)
+        for sub in ('logs', 'videos', 'frames'):
+            if (d / sub).is_dir():
+                shutil.copytree(d / sub, out / sub, dirs_exist_ok=True)
+    store.write()
 
 
 def records_of(results: dict) -> list:
@@ -327,6 +450,10 @@ def _parser() -> argparse.ArgumentParser:
                    help='also drive the privileged teacher (orion-lite-teacher checkpoint)')
     p.add_argument('--only', choices=('expert', 'teacher', 'baseline', 'planner'), default=None)
     p.add_argument('--fresh', action='store_true', help='ignore earlier results in --out')
+    p.add_argument('--lanes', type=int, default=min(2, os.cpu_count() or 1),
+                   help='planner run: drive the routes in this many parallel closed loops, '
+                        'lane k in DDS domain ROS_DOMAIN_ID+k (default: 2 where there are 2 '
+                        'cores; a lock-step loop keeps about one core busy; 1 = one loop)')
     return p
 
 
@@ -358,7 +485,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      run_expert=args.only in (None, 'expert'),
                      run_planner=args.only in (None, 'planner'),
                      teacher_checkpoint=args.teacher if args.only in (None, 'teacher') else '',
-                     max_steps_per_route=args.max_steps, command_timeout_s=args.command_timeout)
+                     max_steps_per_route=args.max_steps, command_timeout_s=args.command_timeout,
+                     lanes=args.lanes)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     # Offscreen MuJoCo rendering in the bridge (inherited by node processes); GLFW needs a display.
     os.environ.setdefault('MUJOCO_GL', 'egl')

@@ -136,7 +136,7 @@ class StackDriver:
     def act(self, frame: SensorFrame) -> ControlInput:
         self.gate.expect(frame.sim_time_ns)
         if not self._first:
-            self.pub.publish_frame(frame)
+            self.pub.publish_frame(frame, cameras=self.cfg.stack_cameras)
             return self.gate.wait()
         # First step of a route: the stack may still be loading its model or matching the
         # best-effort camera topics; the same frame (same stamp) is re-sent until it answers.
@@ -144,7 +144,7 @@ class StackDriver:
         self.pub.publish_route(self._route, frame.sim_time_ns)
         deadline = time.monotonic() + self.cfg.first_command_timeout_s
         while True:
-            self.pub.publish_frame(frame)
+            self.pub.publish_frame(frame, cameras=self.cfg.stack_cameras)
             remaining = deadline - time.monotonic()
             if (remaining <= 0 or self.gate.poll(min(self.cfg.resend_first_frame_s, remaining))
                     or self.gate.cancelled):
@@ -212,8 +212,8 @@ def make_backend(cfg: BridgeConfig):
             num_background_vehicles=cfg.carla_num_background_vehicles))
     from orion_lite_ros.sim.backend import EmbeddedBackend
     from orion_lite_ros.sim.config import SimConfig
-    render = (cfg.driver == 'stack' or bool(cfg.record_bag) or cfg.save_frames_every_n > 0
-              or cfg.video_every_n > 0)
+    render = ((cfg.driver == 'stack' and cfg.stack_cameras) or bool(cfg.record_bag)
+              or cfg.save_frames_every_n > 0 or cfg.video_every_n > 0)
     return EmbeddedBackend(SimConfig(fixed_delta_s=cfg.fixed_delta_s, render=render))
 
 
@@ -295,7 +295,8 @@ class BridgeNode(Node):
         self.film.set_plan(path_to_array(msg))
 
     def _stack_ready(self) -> bool:
-        inputs = [TOPIC_ODOMETRY] + [image_topic(c) for c in CAMERA_NAMES]
+        cams = CAMERA_NAMES if self.config.stack_cameras else ()
+        inputs = [TOPIC_ODOMETRY] + [image_topic(c) for c in cams]
         return (self.count_publishers(TOPIC_COMMAND) > 0
                 and all(self.count_subscribers(t) > 0 for t in inputs))
 

@@ -60,6 +60,7 @@ from orion_lite_ros.planning.frame_assembly import (
     build_engine,
     engine_config_class,
     engine_config_in_effect,
+    no_images,
     weights_description,
 )
 from orion_lite_ros.planning.health import OK, WARN, OutcomeWindow, WindowSummary
@@ -204,10 +205,13 @@ class PlannerNode(Node):
     def _make_subscriptions(self):
         cfg = self.config
         mf = import_message_filters()
-        self.input_topics = [f'~/input/cameras/{cam}/image' for cam in cfg.camera_names]
+        # cameras: false (planners that read no images): odometry alone
+        self.synced_cameras = tuple(cfg.camera_names) if cfg.cameras else ()
+        cams = self.synced_cameras
+        self.input_topics = [f'~/input/cameras/{cam}/image' for cam in cams]
         self.input_topics.append('~/input/odometry')
-        types = [TRANSPORTS[cfg.transport(cam)] for cam in cfg.camera_names] + [Odometry]
-        qos = [SENSOR_QOS] * len(cfg.camera_names) + [RELIABLE_QOS]
+        types = [TRANSPORTS[cfg.transport(cam)] for cam in cams] + [Odometry]
+        qos = [SENSOR_QOS] * len(cams) + [RELIABLE_QOS]
         self._filters = [mf.Subscriber(self, t, topic, qos_profile=q)
                          for t, topic, q in zip(types, self.input_topics, qos)]
         self.resolved = {t: self.resolve_topic_name(t) for t in self.input_topics}
@@ -317,7 +321,7 @@ class PlannerNode(Node):
         """Plan one set; returns its outcome (planning.health.OUTCOMES) and latency (s), or
         (None, nan) when the set went on to the pipeline's second stage."""
         cams, odom = msgs[:-1], msgs[-1]
-        stamp_ns = stamp_to_ns(cams[0].header.stamp)
+        stamp_ns = stamp_to_ns((cams[0] if cams else odom).header.stamp)
         now_ns = self.get_clock().now().nanoseconds
         future = self._future_inputs(msgs, now_ns)
         if future:
@@ -335,7 +339,7 @@ class PlannerNode(Node):
             return 'bad_input', math.nan
         if self._check_jump(stamp_ns, ego):
             self._reset_memory(synced_mono)
-        decoded = self._decode(cams)
+        decoded = self._decode(cams) if cams else no_images(len(self.config.camera_names))
         if decoded.images is None:
             return 'bad_image', math.nan
         frame = self.frames.frame_inputs(stamp_ns, decoded.images, odom,
@@ -404,9 +408,9 @@ class PlannerNode(Node):
     def _decode(self, cams):
         """The set decoded (`DecodedSet`; images None after reporting the bad topics)."""
         topic_of = {cam: self.resolved[t] for cam, t in
-                    zip(self.config.camera_names, self.input_topics)}
+                    zip(self.synced_cameras, self.input_topics)}
         decoded = self.frames.decode_set(
-            (cam, msg, topic_of[cam]) for cam, msg in zip(self.config.camera_names, cams))
+            (cam, msg, topic_of[cam]) for cam, msg in zip(self.synced_cameras, cams))
         for fault in decoded.faults:
             self._bad_image(topic_of.get(fault.camera, 'cameras'), fault.reason)
         return decoded

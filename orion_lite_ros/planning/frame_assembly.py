@@ -57,6 +57,9 @@ class PlannerNodeConfig:
     pipeline: bool = _param(True, 'model: plan in two stages on two threads (image encoder | '
                                   'QT-Former, student, publishing), the next set encoded while '
                                   'this one finishes')
+    cameras: bool = _param(True, 'synchronise the cameras with the odometry; false: plan from '
+                                 'odometry alone (only the planners that read no images: '
+                                 'constant_velocity, route_oracle)')
 
     def __post_init__(self):
         if sorted(self.camera_names) != sorted(CAMERA_NAMES):
@@ -78,6 +81,9 @@ class PlannerNodeConfig:
         from orion_lite_ros.planning.baselines import PLANNERS
         if self.planner not in PLANNERS:
             raise ValueError(f'planner must be one of {PLANNERS}, got {self.planner!r}')
+        if not self.cameras and self.planner == 'model':
+            raise ValueError('cameras: false needs a planner that reads no images '
+                             '(constant_velocity, route_oracle), not the model')
 
     def transport(self, camera: str) -> str:
         if len(self.image_transports) == 1:
@@ -179,6 +185,12 @@ class DecodedSet(NamedTuple):
     faults: List[ImageFault]
     source_jpeg_quality: Optional[int] = None     # every camera a JPEG of at most this quality
     source_hw: Optional[Tuple[int, int]] = None   # size the images were encoded at
+
+
+def no_images(num_cams: int) -> DecodedSet:
+    """The camera set of a planner that reads no images (the baselines): an empty
+    (num_cams, 0, 0, 3) array, no faults."""
+    return DecodedSet(np.empty((num_cams, 0, 0, 3), np.uint8), [])
 
 
 class FrameAssembler:
