@@ -112,6 +112,18 @@ def test_sample_mode_seeded():
     assert not np.array_equal(a1, a2)        # fresh noise per call
 
 
+def test_full_reset_restarts_the_sampler():
+    """A new episode (reset of every stream) plans as a fresh engine: a route's plans do not
+    depend on the routes driven before it (route order, the demo's parallel lanes)."""
+    eng = InferenceEngine(EngineConfig(vae_mode='sample', seed=4, warmup_iters=0,
+                                       device='cpu', jpeg_reencode=False))
+    frame = _frame(eng)
+    first = eng.plan(frame).waypoints
+    eng.plan(frame)
+    eng.reset(None)
+    np.testing.assert_array_equal(eng.plan(frame).waypoints, first)
+
+
 def test_bad_engine_config():
     with pytest.raises(ValueError, match='precision'):
         InferenceEngine(EngineConfig(precision='int8', warmup_iters=0))

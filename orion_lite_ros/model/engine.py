@@ -172,9 +172,12 @@ class InferenceEngine:
         self.reset('__warmup__')
 
     def reset(self, stream: Optional[str] = 'default') -> None:
-        """Clear a stream's temporal memory (all streams when stream is None)."""
+        """Clear a stream's temporal memory; all streams when stream is None, which also
+        restarts the latent sampler's generator (a new episode plans as a fresh agent would,
+        whatever routes this engine drove before it)."""
         if stream is None:
             self._streams.clear()
+            self.generator.manual_seed(self.cfg.seed)
         else:
             self._streams.pop(stream, None)
 
