@@ -116,10 +116,11 @@ def test_lanes_split_round_robin_and_domains_stay_valid():
 
 
 def test_merged_lanes_keep_route_order_and_files(tmp_path):
+    from test_eval_bench2drive import _record
+
     from orion_lite_ros.bridge.results_store import ResultsStore
     from orion_lite_ros.cli.demo import merge_lanes
     from orion_lite_ros.eval.records import RouteRecord
-    from test_eval_bench2drive import _record
     lanes = [tmp_path / 'lanes' / str(k) for k in range(2)]
     for k, ids in enumerate((['r1', 'r3'], ['r2'])):
         store = ResultsStore(lanes[k] / 'results.json', ids, run_key=f'lane{k}')

@@ -124,6 +124,30 @@ def test_full_reset_restarts_the_sampler():
     np.testing.assert_array_equal(eng.plan(frame).waypoints, first)
 
 
+def test_wait_threshold_override_only_for_gated_students():
+    from dataclasses import replace as dc_replace
+
+    import torch
+
+    from orion_lite_ros.model.config import OrionLiteConfig
+    from orion_lite_ros.model.engine import with_wait_threshold
+    from orion_lite_ros.model.orion_lite import OrionLite
+    base = OrionLiteConfig.preset('mini')
+    with pytest.raises(ValueError, match='no go/wait gate'):
+        with_wait_threshold(OrionLite(base), base, 0.7)
+    gated = dc_replace(base, planner=dc_replace(base.planner, wait_gate=True))
+    model = OrionLite(gated)
+    with pytest.raises(ValueError, match=r'\(0, 1\)'):
+        with_wait_threshold(model, gated, 1.5)
+    new = with_wait_threshold(model, gated, 0.7)
+    assert new.planner.wait_threshold == 0.7 and model.student_model.cfg is new
+    tokens = torch.zeros(2, gated.token_dim)
+    torch.manual_seed(0)
+    out = model.student_model.plan(tokens, noise='mean')
+    expected = (out['wait_prob'] >= 0.7).long()
+    assert torch.equal(out['wait'], expected)
+
+
 def test_bad_engine_config():
     with pytest.raises(ValueError, match='precision'):
         InferenceEngine(EngineConfig(precision='int8', warmup_iters=0))

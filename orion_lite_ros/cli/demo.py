@@ -4,10 +4,13 @@ Runs, each through ``bridge_node`` over DDS (loopback, our Fast DDS profile):
   1. expert:   the simulator's privileged expert drives (bridge ``driver: expert``);
   2. teacher (with ``--teacher CKPT``): the privileged teacher drives inside the bridge;
   3. baseline: constant velocity (keep the speed, straight on) through planner_node +
-     controller_node, the trivial plan the learned planner must beat;
-  4. planner:  bridge + ``planner_node`` (the shipped student) + ``controller_node``.
+     controller_node, the trivial plan the learned planner must beat; it reads no images, so
+     the simulator renders none for it (odometry only);
+  4. planner:  bridge + ``planner_node`` (the shipped student) + ``controller_node``, its
+     routes in ``--lanes`` parallel closed loops (default 2: a lock-step loop keeps about
+     one core busy), lane k in DDS domain ROS_DOMAIN_ID + k.
 Per route a progress bar while it drives and a short video (front camera with the plan drawn
-in, bird's-eye view of route, ego, agents and plan) for the baseline and the planner; then
+in, bird's-eye view of route, ego, agents and plan) for the planner; then
 the Bench2Drive table of every run side by side, results JSON per run and a BEV plot per
 route, under ``--out``. Each run resumes from its results file (``--fresh`` starts over).
 
@@ -60,6 +63,7 @@ class DemoConfig:
     frames_every_n: int = 40             # front-camera PNG every n steps of the planner run
     run_timeout_s: float = 6 * 3600.0
     lanes: int = 1                       # planner run: routes in this many parallel loops
+    wait_threshold: float = 0.0          # planner: go/wait gate threshold (0 = checkpoint's)
 
     @property
     def routes_to_drive(self) -> int:
@@ -101,6 +105,8 @@ def _bridge_params(cfg: DemoConfig, driver: str, out: Path,
             'run_key': f'demo/{driver}/quick={cfg.quick}/steps={cfg.steps_cap}/'
                        f'ckpt={_run_checkpoint(cfg, driver) or "random"}/'
                        f'memory={cfg.temporal_memory}/routes={",".join(routes)}'
+                       + (f'/wait={cfg.wait_threshold:g}'
+                          if cfg.wait_threshold and driver == 'stack' else '')
                        + ('/blind' if cfg.blind_views and driver == 'stack' else '')}
 
 
@@ -119,6 +125,8 @@ def _stack_specs(cfg: DemoConfig, planner: str = 'model') -> list:
                           temporal_memory=cfg.temporal_memory, planner=planner)
             if planner != 'model':          # the baseline reads no images
                 params.update(cameras=False)
+            if planner == 'model' and cfg.wait_threshold:
+                params.update(wait_threshold=cfg.wait_threshold)
             if planner == 'model' and cfg.blind_views:
                 params.update(blind_views=True)
         if spec.executable == 'controller_node':
@@ -450,6 +458,9 @@ def _parser() -> argparse.ArgumentParser:
                    help='also drive the privileged teacher (orion-lite-teacher checkpoint)')
     p.add_argument('--only', choices=('expert', 'teacher', 'baseline', 'planner'), default=None)
     p.add_argument('--fresh', action='store_true', help='ignore earlier results in --out')
+    p.add_argument('--wait-threshold', type=float, default=0.0, metavar='P',
+                   help="students with the go/wait gate: plan 'wait' from this probability "
+                        "(0 = the checkpoint's, 0.5)")
     p.add_argument('--lanes', type=int, default=min(2, os.cpu_count() or 1),
                    help='planner run: drive the routes in this many parallel closed loops, '
                         'lane k in DDS domain ROS_DOMAIN_ID+k (default: 2 where there are 2 '
@@ -486,7 +497,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      run_planner=args.only in (None, 'planner'),
                      teacher_checkpoint=args.teacher if args.only in (None, 'teacher') else '',
                      max_steps_per_route=args.max_steps, command_timeout_s=args.command_timeout,
-                     lanes=args.lanes)
+                     lanes=args.lanes, wait_threshold=args.wait_threshold)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     # Offscreen MuJoCo rendering in the bridge (inherited by node processes); GLFW needs a display.
     os.environ.setdefault('MUJOCO_GL', 'egl')
@@ -516,7 +527,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(report(cfg, results))
     print(f'[demo] results: {", ".join(str(cfg.out_dir / n / "results.json") for n in results)}'
           f'; {len(plots)} plots in {cfg.out_dir / "plots"}; videos in '
-          f'{cfg.out_dir / "planner" / "videos"} (and baseline/videos)')
+          f'{cfg.out_dir / "planner" / "videos"}')
     return 0
 
 

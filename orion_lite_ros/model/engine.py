@@ -66,6 +66,9 @@ class EngineConfig:
     preprocess_threads: int = 0         # camera views in parallel; 0: model.threads policy
     blind_views: bool = False           # ablation: the model gets black views (route, ego and
                                         # command unchanged): the plan-without-images baseline
+    wait_threshold: float = 0.0         # go/wait-gated students: plan the wait set from this
+                                        # wait probability; 0: the checkpoint's
+                                        # (planner.wait_threshold, 0.5 when trained)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,6 +112,19 @@ def _host_model(cfg: EngineConfig):
         return OrionLite(model_cfg), model_cfg
 
 
+def with_wait_threshold(model, model_cfg, threshold: float):
+    """`model_cfg` (and the student's own config) with the go/wait gate deciding "wait" from
+    `threshold`; refused for models without the gate or a threshold outside (0, 1)."""
+    if not model_cfg.planner.wait_gate:
+        raise ValueError('wait_threshold: the model has no go/wait gate (planner.wait_gate)')
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f'wait_threshold must be in (0, 1), got {threshold}')
+    new = replace(model_cfg, planner=replace(model_cfg.planner, wait_threshold=float(threshold)))
+    model.cfg = new
+    model.student_model.cfg = new
+    return new
+
+
 class InferenceEngine:
     """Holds the model on its device; temporal memory per stream name."""
 
@@ -121,6 +137,8 @@ class InferenceEngine:
         self.device = resolve_device(cfg.device)
         self.dtype = DTYPES[cfg.precision]
         model, self.model_cfg = build_model(cfg)
+        if cfg.wait_threshold:
+            self.model_cfg = with_wait_threshold(model, self.model_cfg, cfg.wait_threshold)
         self.model = model.to(self.device, self.dtype).eval()
         self.threads = threads.plan_threads(cfg.torch_threads, cfg.preprocess_threads,
                                             self.device.type)
