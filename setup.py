@@ -33,6 +33,8 @@ setup(
         ('share/' + PACKAGE + '/config/profiles', glob('config/profiles/*.yaml')),
         ('share/' + PACKAGE + '/config/topic_maps', glob('config/topic_maps/*.yaml')),
         ('share/' + PACKAGE + '/checkpoints/mini_embedded', glob('checkpoints/mini_embedded/*')),
+        ('share/' + PACKAGE + '/checkpoints/mini_embedded_gate',
+         glob('checkpoints/mini_embedded_gate/*')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
