@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     with torch.no_grad():
         for batch in loader:
             wait, has = wait_labels(batch['gt_future'], batch['gt_mask'].float(),
-                                    cfg.loss.wait_travel_m)
+                                    cfg.loss.wait_travel_m, cfg.loss.wait_horizon)
             labels.append(wait[has])
             speeds.append(batch_ego_speed(batch)[has])
             for name, fn in views.items():

@@ -63,6 +63,17 @@ def test_wait_labels_use_the_last_valid_waypoint():
     assert not wait_labels(fut, mask, 1.0)[1][1]
 
 
+def test_wait_labels_within_a_horizon():
+    """Waiting 1 s and then driving off is 'go' over the whole future, 'wait' over the first
+    two waypoints (1 s): the go set then learns only moving off at once."""
+    fut = torch.zeros(2, 6, 2)
+    fut[0, :, 0] = torch.tensor([0.0, 0.1, 0.6, 1.6, 3.0, 4.8])    # waits, then drives off
+    fut[1, :, 0] = torch.tensor([0.3, 1.0, 2.2, 3.6, 5.2, 7.0])    # drives off now
+    mask = torch.ones(2, 6)
+    assert wait_labels(fut, mask, 1.0)[0].tolist() == [0.0, 0.0]
+    assert wait_labels(fut, mask, 0.5, horizon=2)[0].tolist() == [1.0, 0.0]
+
+
 def test_a_frame_trains_only_the_set_of_its_label():
     torch.manual_seed(1)
     cfg = _gated_cfg()

@@ -41,11 +41,13 @@ class LossConfig:
     traffic_weight: float = 0.0
     map_weight: float = 0.0
     # Models with the go/wait gate (model planner.wait_gate): a frame is a "wait" frame when
-    # the expert travels less than wait_travel_m by its last valid waypoint; its command's
-    # mode of the wait set learns the trajectory, the go set's the others, and the gate learns
-    # the label (binary cross-entropy, weight wait_weight).
+    # the expert travels less than wait_travel_m by its last valid waypoint (by waypoint
+    # wait_horizon when > 0: waiting a while and then driving off is then "wait"); its
+    # command's mode of the wait set learns the trajectory, the go set's the others, and the
+    # gate learns the label (binary cross-entropy, weight wait_weight).
     wait_weight: float = 1.0
     wait_travel_m: float = 1.0
+    wait_horizon: int = 0
 
 
 @dataclass(frozen=True)

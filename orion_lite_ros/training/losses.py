@@ -43,10 +43,15 @@ def waypoint_l1(all_modes: torch.Tensor, gt_future: torch.Tensor, gt_mask: torch
     return ((pred - target).abs() * weight).sum() / pred.numel()
 
 
-def wait_labels(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float):
+def wait_labels(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float,
+                horizon: int = 0):
     """(B,) float: 1 where the expert's position at its last valid waypoint is less than
     `travel_m` from the origin (it stays at rest), and `has_future` (B,) bool.
+    `horizon` > 0: only the first `horizon` waypoints count (a frame whose expert waits a
+    while and then drives off is a wait frame: the go set learns only moving off now).
     gt_future (B, T, 2) cumulative, gt_mask (B, T)."""
+    if horizon > 0:
+        gt_future, gt_mask = gt_future[:, :horizon], gt_mask[:, :horizon]
     valid = gt_mask > 0
     has_future = valid.any(dim=-1)
     T = gt_mask.shape[-1]
@@ -168,7 +173,8 @@ def distillation_losses(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Ten
         terms['mimic'] = feature_mimic_l1(out['planning_token'].float(), batch['teacher_token'])
     gated = out.get('gated_modes')
     if gated is not None:
-        wait, has_future = wait_labels(batch['gt_future'], mask, cfg.wait_travel_m)
+        wait, has_future = wait_labels(batch['gt_future'], mask, cfg.wait_travel_m,
+                                       cfg.wait_horizon)
     if cfg.waypoint_weight and gated is not None:
         terms['waypoint'] = gated_waypoint_l1(gated.float(), batch['gt_future'].float(), mask,
                                               batch['command_onehot'].float(), wait)
@@ -225,7 +231,8 @@ def wait_gate_stats(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor]
                     cfg: LossConfig) -> Dict[str, float]:
     """Validation figures of the go/wait gate over the frames with a future: `wait_acc`
     (the gate's decision `out['wait']` = the label), `wait_label_rate`, `wait_pred_rate`."""
-    wait, has = wait_labels(batch['gt_future'], batch['gt_mask'].float(), cfg.wait_travel_m)
+    wait, has = wait_labels(batch['gt_future'], batch['gt_mask'].float(), cfg.wait_travel_m,
+                            cfg.wait_horizon)
     pred, has = out['wait'].float(), has.float()
     n = has.sum().clamp(min=1)
     return {'wait_acc': float(((pred == wait).float() * has).sum() / n),
