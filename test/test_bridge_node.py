@@ -3,6 +3,7 @@ the expert driver on the embedded simulator, results written."""
 import json
 import threading
 
+import numpy as np
 import pytest
 from test_bridge_fakes import PointBackend, straight_route
 
@@ -39,7 +40,7 @@ class Responder:
         from orion_lite_ros.ros.time import ns_to_stamp, stamp_to_ns
         joy = self._joy()
         joy.header.stamp = ns_to_stamp(stamp_to_ns(msg.header.stamp) + self.offset)
-        joy.axes = [self.throttle, 0.0, 0.0, 0.0, 0.0]
+        joy.axes = [self.throttle, 0.0, 0.0, 4.5, 0.0]       # axes[3]: target speed
         joy.buttons = [0, 0]
         self.pub.publish(joy)
         self.answered += 1
@@ -89,7 +90,8 @@ def test_lockstep_with_responding_stack_finishes_and_writes_results(ros_context,
     data = json.loads((tmp_path / 'results.json').read_text())
     assert data['_checkpoint']['progress'] == [2, 2]
     assert data['bench2drive']['driving_score'] == pytest.approx(100.0)
-    assert (tmp_path / 'logs' / 'a.npz').is_file()
+    log = np.load(tmp_path / 'logs' / 'a.npz')
+    assert np.all(log['target_speed_mps'][1:] == 4.5)       # the stack's desired speed
 
 
 def test_missing_commands_brake(ros_context, tmp_path):

@@ -56,6 +56,7 @@ def test_drive_routes_writes_after_every_route_and_resumes(tmp_path):
     assert data['_checkpoint']['records'][1]['route_id'] == 'r1'
     log = np.load(tmp_path / 'logs' / 'r1.npz')
     assert log['ego_xy'].shape[1] == 2 and log['ego_xy'][-1, 0] > 9.0
+    assert log['target_speed_mps'].shape == (len(log['ego_xy']),)   # nan: no desired speed
     assert done[0].meta['k'] == 'v' and done[0].meta['driver'] == 'test'
 
 

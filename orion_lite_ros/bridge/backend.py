@@ -36,6 +36,8 @@ class ControlInput:
     brake: float = 0.0      # [0, 1]
     hand_brake: bool = False
     reverse: bool = False
+    target_speed_mps: float = float('nan')   # the driver's desired speed, when it has one
+                                             # (Joy axes[3]); drive logs only
 
 
 @dataclass

@@ -51,12 +51,14 @@ class DriveLog:
     ego_yaw: List[float] = field(default_factory=list)
     stamps_ns: List[int] = field(default_factory=list)
     controls: List[tuple] = field(default_factory=list)   # (throttle, steer, brake)
+    target_speeds: List[float] = field(default_factory=list)  # driver's desired speed or nan
 
     def add(self, frame: SensorFrame, control: ControlInput) -> None:
         self.ego_xy.append((frame.ego.x_m, frame.ego.y_m))
         self.ego_yaw.append(frame.ego.yaw_rad)
         self.stamps_ns.append(frame.sim_time_ns)
         self.controls.append((control.throttle, control.steer, control.brake))
+        self.target_speeds.append(float(control.target_speed_mps))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,8 @@ class DriveLog:
             path, route_xy=np.asarray(self.route_xy, dtype=np.float64),
             ego_xy=np.asarray(self.ego_xy, dtype=np.float64).reshape(-1, 2),
             ego_yaw=np.asarray(self.ego_yaw), stamps_ns=np.asarray(self.stamps_ns, np.int64),
-            controls=np.asarray(self.controls, dtype=np.float64).reshape(-1, 3))
+            controls=np.asarray(self.controls, dtype=np.float64).reshape(-1, 3),
+            target_speed_mps=np.asarray(self.target_speeds, dtype=np.float64))
 
 
 StepHook = Callable[[RouteSpec, SensorFrame, ControlInput, StepStatus], None]

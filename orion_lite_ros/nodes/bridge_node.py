@@ -61,10 +61,12 @@ def info_topic(cam: str) -> str:
 
 def control_from_joy(msg: Joy) -> ControlInput:
     axes, buttons = list(msg.axes), list(msg.buttons)
+    target = float(axes[3]) if len(axes) > 3 else float('nan')
     axes += [0.0] * (3 - len(axes))
     buttons += [0] * (2 - len(buttons))
     return ControlInput(throttle=float(axes[0]), steer=float(axes[1]), brake=float(axes[2]),
-                        hand_brake=bool(buttons[0]), reverse=bool(buttons[1]))
+                        hand_brake=bool(buttons[0]), reverse=bool(buttons[1]),
+                        target_speed_mps=target)
 
 
 class FramePublisher:

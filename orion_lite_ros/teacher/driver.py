@@ -64,7 +64,8 @@ class TeacherDriver:
     def act(self, frame: SensorFrame) -> ControlInput:
         cmd = self.controller.step(self.plan(), frame.ego.speed_mps,
                                    self.backend.fixed_delta_s)
-        return ControlInput(throttle=cmd.throttle, steer=cmd.steer, brake=cmd.brake)
+        return ControlInput(throttle=cmd.throttle, steer=cmd.steer, brake=cmd.brake,
+                            target_speed_mps=cmd.target_speed_mps)
 
     def route_meta(self) -> Dict[str, str]:
         mean = float(np.mean(self._plan_s)) if self._plan_s else 0.0
