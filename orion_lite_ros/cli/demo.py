@@ -41,6 +41,12 @@ RUN_DIRS = {'expert': 'expert', 'teacher': 'teacher', 'baseline': 'baseline',
 STACK_PLANNERS = {'baseline': 'constant_velocity', 'stack': 'model'}
 
 
+def _reads_images(driver: str) -> bool:
+    """Whether the run's planner reads camera images (the baseline plans from odometry:
+    no cameras rendered or synchronised, no video)."""
+    return STACK_PLANNERS.get(driver) == 'model'
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     out_dir: Path = Path('out/demo')
@@ -95,9 +101,8 @@ def _bridge_params(cfg: DemoConfig, driver: str, out: Path,
     stack = driver in STACK_PLANNERS
     return {**extra, 'driver': 'stack' if stack else driver, 'backend': 'embedded',
             'routes': routes, 'num_routes': num_routes,
-            # the baseline plans from odometry alone: no cameras rendered, no video
-            'video_every_n': cfg.video_every_n if driver == 'stack' else 0,
-            'stack_cameras': driver == 'stack',
+            'video_every_n': cfg.video_every_n if _reads_images(driver) else 0,
+            'stack_cameras': _reads_images(driver),
             'output_dir': str(out), 'max_steps_per_route': cfg.steps_cap,
             'command_timeout_s': cfg.command_timeout_s, 'first_command_timeout_s': 180.0,
             'wait_for_stack_s': 180.0, 'on_missing_command': 'brake',
@@ -123,7 +128,7 @@ def _stack_specs(cfg: DemoConfig, planner: str = 'model') -> list:
         if spec.executable == 'planner_node':
             params.update(checkpoint=cfg.checkpoint, model_preset='mini', device='auto',
                           temporal_memory=cfg.temporal_memory, planner=planner)
-            if planner != 'model':          # the baseline reads no images
+            if planner != STACK_PLANNERS['stack']:      # `_reads_images`
                 params.update(cameras=False)
             if planner == 'model' and cfg.wait_threshold:
                 params.update(wait_threshold=cfg.wait_threshold)
@@ -318,7 +323,6 @@ def run_lanes(cfg: DemoConfig, driver: str, lanes: List[List[str]]) -> dict:
     lane_dirs = [out / 'lanes' / str(k) for k in range(len(lanes))]
     params = [_bridge_params(cfg, driver, d, lane) for d, lane in zip(lane_dirs, lanes)]
     for d, p in zip(lane_dirs, params):
-        p['output_dir'] = str(d)
         _prepare_out(d, p['run_key'], cfg.fresh)
     base = int(os.environ.get('ROS_DOMAIN_ID') or 0)
     domains = [lane_domain(base, k) for k in range(len(lanes))]
