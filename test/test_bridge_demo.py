@@ -106,13 +106,33 @@ def test_sigterm_stops_the_demo_and_its_node_processes(tmp_path, ros_domain):
     assert not _processes_naming(str(out)), 'node processes outlived the demo'
 
 
-def test_lanes_split_round_robin_and_domains_stay_valid():
-    from orion_lite_ros.cli.demo import lane_domain, split_lanes
-    routes = ['a', 'b', 'c', 'd', 'e']
-    assert split_lanes(routes, 2) == [['a', 'c', 'e'], ['b', 'd']]
-    assert split_lanes(routes, 9) == [[r] for r in routes]
-    assert split_lanes(['a'], 2) == [['a']] and split_lanes(routes, 0) == [routes]
+def test_lanes_queue_longest_first_and_domains_stay_valid():
+    from orion_lite_ros.cli.demo import lane_count, lane_domain, queue_order
+    lengths = {'a': 150.0, 'b': 240.0, 'c': 200.0, 'd': 240.0}
+    assert queue_order(list(lengths), lengths.get) == ['b', 'd', 'c', 'a']
+    assert lane_count(5, 2) == 2 and lane_count(1, 2) == 1 and lane_count(3, 0) == 1
     assert [lane_domain(231, k) for k in range(3)] == [231, 232, 0]
+
+
+def test_route_claims_hand_each_route_to_one_runner(tmp_path):
+    from test_eval_bench2drive import _record
+
+    from orion_lite_ros.bridge.episode_runner import RouteClaims, drive_routes
+    from orion_lite_ros.bridge.results_store import ResultsStore
+    from orion_lite_ros.cli.demo import claim_finished
+    a, b = RouteClaims(tmp_path / 'claims'), RouteClaims(tmp_path / 'claims')
+    assert a('r1') and not b('r1') and b('r2') and not a('r2')
+    # a resumed run: routes finished in a lane are claimed again, the others are free
+    lane = tmp_path / 'lanes' / '0'
+    store = ResultsStore(lane / 'results.json', ['r1', 'r2'], run_key='k')
+    store.add(_record('r1', 100.0))
+    assert claim_finished(tmp_path / 'claims', [lane, tmp_path / 'lanes' / '1']) == ['r1']
+    c = RouteClaims(tmp_path / 'claims')
+    assert not c('r1') and c('r2')
+    # drive_routes asks the claim before a route starts: a route claimed elsewhere is skipped
+    store2 = ResultsStore(tmp_path / 'other' / 'results.json', ['r1', 'r2'], run_key='k')
+    assert drive_routes(None, [type('R', (), {'route_id': 'r1'})()], None, store2,
+                        claim=lambda rid: False) == []
 
 
 def test_merged_lanes_keep_route_order_and_files(tmp_path):

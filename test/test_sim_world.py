@@ -130,3 +130,33 @@ def test_future_waypoints_in_ego_frame():
     np.testing.assert_allclose(wps[:, 0], 0.0, atol=1e-9)
     _, valid = future_waypoints(poses, 80, 0.05)
     assert valid.tolist() == [True, False, False, False, False, False]
+
+
+def _first_green_at_rest(backend, route) -> tuple:
+    """(seconds at rest after the light turned green, route record) of an expert drive."""
+    backend.load_route(route)
+    light = backend.world.lights[0]
+    waited, stopped = 0.0, False
+    for _ in range(4000):
+        w = backend.world
+        if abs(w.ego.speed_mps) < 0.05 and w.time_s > 2.0:
+            stopped = True
+            if light.state(w.time_s) == 'green':
+                waited += w.dt_s
+        elif stopped and waited:
+            break
+        if backend.apply_and_tick(backend.expert_control()).done:
+            break
+    return waited, backend.finish_route()
+
+
+def test_expert_reacts_to_green_after_its_reaction_time():
+    route = scenario_route('red_light', 3)
+    prompt, _ = _first_green_at_rest(_physics_backend(), route)
+    slow = EmbeddedBackend(SimConfig(render=False, expert_green_reaction_s=1.5))
+    waited, _ = _first_green_at_rest(slow, route)
+    assert prompt < 0.3                     # drives off on the first green steps
+    assert 1.4 <= waited <= 1.8             # holds 1.5 s, then goes
+    record = _drive(slow, route, lambda be: be.expert_control())
+    assert record.status == 'Completed'
+    assert [i for i in record.infractions if i.kind != rec.MIN_SPEED] == []

@@ -39,6 +39,9 @@ class BridgeConfig:
     output_dir: str = _p('out/bridge', 'results.json, drive logs and frames go here')
     run_key: str = _p('', "results of another run_key are not resumed ('' = driver name)")
     resume: bool = _p(True, 'skip routes already in the results file')
+    route_claims_dir: str = _p('', 'bridges sharing one route list: each route is driven by '
+                                   'the bridge that claims it first (a file per route in '
+                                   "this directory); '' = drive every route")
     record_bag: str = _p('', 'rosbag2 (mcap) output directory; empty = no recording')
     record_every_n: int = _p(1, 'record every n-th step')
     save_frames_every_n: int = _p(0, 'save the front camera every n steps as PNG (0 = off)')

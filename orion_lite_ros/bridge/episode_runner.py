@@ -7,6 +7,7 @@ the ``ResultsStore`` are skipped (resume); a route interrupted by ``should_stop`
 recorded, so a restarted run drives it again.
 """
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 import time
 from typing import Callable, Dict, List, Optional, Protocol, Sequence
@@ -118,12 +119,16 @@ def drive_routes(backend: DrivingBackend, routes: Sequence[RouteSpec], driver: D
                  store: ResultsStore, options: RunOptions = RunOptions(),
                  on_step: Optional[StepHook] = None,
                  should_stop: Callable[[], bool] = lambda: False,
-                 on_route_done: Optional[Callable[[RouteRecord], None]] = None
+                 on_route_done: Optional[Callable[[RouteRecord], None]] = None,
+                 claim: Callable[[str], bool] = lambda route_id: True
                  ) -> List[RouteRecord]:
-    """Every route not yet in ``store``; each result is persisted before the next route."""
+    """Every route not yet in ``store``; each result is persisted before the next route.
+
+    `claim(route_id)` is asked just before a route starts; False: another runner drives it
+    (`RouteClaims`: several runners working off one queue)."""
     done = []
     for route in routes:
-        if store.is_finished(route.route_id):
+        if store.is_finished(route.route_id) or not claim(route.route_id):
             continue
         record = drive_route(backend, route, driver, options, on_step, should_stop)
         store.add(record)
@@ -131,3 +136,24 @@ def drive_routes(backend: DrivingBackend, routes: Sequence[RouteSpec], driver: D
         if on_route_done is not None:
             on_route_done(record)
     return done
+
+
+class RouteClaims:
+    """A route queue shared by runners (processes): a route belongs to the first runner that
+    creates its file in `directory` (O_CREAT | O_EXCL, atomic on a local file system)."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, route_id: str) -> Path:
+        return self.directory / _safe(route_id)
+
+    def __call__(self, route_id: str) -> bool:
+        try:
+            fd = os.open(self.path(route_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, 'w') as f:
+            f.write(f'{os.getpid()}\n')
+        return True

@@ -28,7 +28,7 @@ import shutil
 import signal
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from orion_lite_ros.paths import DEFAULT_CHECKPOINT
 
@@ -244,9 +244,9 @@ def run_one(cfg: DemoConfig, driver: str) -> dict:
     """One closed-loop run through ROS nodes; returns its results JSON."""
     from orion_lite_ros.nodes.runner import start_nodes
     routes = selected_routes(cfg)
-    lanes = split_lanes(routes, cfg.lanes if _lane_parallel(cfg, driver) else 1)
-    if len(lanes) > 1:
-        return run_lanes(cfg, driver, lanes)
+    lanes = lane_count(len(routes), cfg.lanes if _lane_parallel(cfg, driver) else 1)
+    if lanes > 1:
+        return run_lanes(cfg, driver, routes, lanes)
     out = cfg.out_dir / RUN_DIRS[driver]
     params = _bridge_params(cfg, driver, out)
     _prepare_out(out, params['run_key'], cfg.fresh)
@@ -266,6 +266,8 @@ def run_one(cfg: DemoConfig, driver: str) -> dict:
 # ~1.1 of 2 cores busy (simulator cameras, mini model). The planner run therefore drives its
 # routes in `lanes` loops at once, each a bridge + planner + controller of its own in its own
 # DDS domain (ROS_DOMAIN_ID + k), its results under <run>/lanes/<k>/, merged into <run>/.
+# The lanes work off one queue (the bridges' route_claims_dir), longest route first: a lane
+# that finishes early takes the next route, so one slow route does not hold up the others.
 
 def _lane_parallel(cfg: DemoConfig, driver: str) -> bool:
     return driver == 'stack' and cfg.mode == 'processes'
@@ -282,10 +284,43 @@ def selected_routes(cfg: DemoConfig) -> List[str]:
     return ids[:n] if n > 0 else ids
 
 
-def split_lanes(routes: Sequence[str], lanes: int) -> List[List[str]]:
-    """Routes dealt round-robin to at most `lanes` non-empty lanes."""
-    lanes = max(1, min(int(lanes), len(routes)))
-    return [list(routes[k::lanes]) for k in range(lanes)] if routes else [[]]
+def lane_count(routes: int, lanes: int) -> int:
+    """Loops to run: at most one per route, at least one."""
+    return max(1, min(int(lanes), int(routes)))
+
+
+def queue_order(routes: Sequence[str], length_m: Callable[[str], float]) -> List[str]:
+    """The lanes' queue: longest route first (a greedy schedule whose last route to finish
+    is a short one), ties in the run's order."""
+    return sorted(routes, key=lambda r: -float(length_m(r)))
+
+
+def _route_length_m(route_id: str) -> float:
+    import numpy as np
+
+    from orion_lite_ros.sim.backend import evaluation_route, heldout_routes
+    by_id = {r.route_id: r for r in heldout_routes()}
+    route = by_id.get(route_id) or evaluation_route(route_id)
+    xy = np.asarray(route.waypoints_xy, float)
+    return float(np.linalg.norm(np.diff(xy, axis=0), axis=1).sum()) if len(xy) > 1 else 0.0
+
+
+def claim_finished(claims_dir: Path, lane_dirs: Sequence[Path]) -> List[str]:
+    """A fresh claims directory holding the routes the lanes have already finished (a resumed
+    run drives only the others, each once); returns those route ids."""
+    from orion_lite_ros.bridge.episode_runner import RouteClaims
+    if claims_dir.exists():
+        shutil.rmtree(claims_dir)
+    claims, done = RouteClaims(claims_dir), []
+    for d in lane_dirs:
+        try:
+            data = json.loads((d / 'results.json').read_text())
+        except (OSError, ValueError):
+            continue
+        for record in records_of(data):
+            if claims(record.route_id):
+                done.append(record.route_id)
+    return done
 
 
 def lane_domain(base: int, k: int) -> int:
@@ -306,29 +341,31 @@ class _Progresses:
             bar.close()
 
 
-def run_lanes(cfg: DemoConfig, driver: str, lanes: List[List[str]]) -> dict:
+def run_lanes(cfg: DemoConfig, driver: str, routes: List[str], lanes: int) -> dict:
     from contextlib import ExitStack
 
     from orion_lite_ros.bridge.results_store import ResultsStore
     from orion_lite_ros.layout import CAMERA_NAMES
     from orion_lite_ros.nodes.runner import start_nodes
     out, name = cfg.out_dir / RUN_DIRS[driver], RUN_DIRS[driver]
-    routes = [r for lane in lanes for r in lane]
-    run_key = _bridge_params(cfg, driver, out, routes)['run_key'] + f'/lanes={len(lanes)}'
+    run_key = _bridge_params(cfg, driver, out, routes)['run_key'] + f'/lanes={lanes}'
     _prepare_out(out, run_key, cfg.fresh)
     store = ResultsStore(out / 'results.json', routes, run_key=run_key, resume=False,
                          sensors=list(CAMERA_NAMES), extra={'driver': 'stack'},
                          metric_dir=out / 'metric_info')
     store.write()                 # the run's key: an interrupted run resumes its lanes
-    lane_dirs = [out / 'lanes' / str(k) for k in range(len(lanes))]
-    params = [_bridge_params(cfg, driver, d, lane) for d, lane in zip(lane_dirs, lanes)]
+    lane_dirs = [out / 'lanes' / str(k) for k in range(lanes)]
+    queue = queue_order(routes, _route_length_m)
+    params = {**_bridge_params(cfg, driver, out, queue), 'route_claims_dir': str(out / 'claims')}
+    params = [dict(params, output_dir=str(d)) for d in lane_dirs]
     for d, p in zip(lane_dirs, params):
         _prepare_out(d, p['run_key'], cfg.fresh)
+    done = claim_finished(out / 'claims', lane_dirs)
     base = int(os.environ.get('ROS_DOMAIN_ID') or 0)
-    domains = [lane_domain(base, k) for k in range(len(lanes))]
-    print(f'[demo] {name}: {len(routes)} routes in {len(lanes)} parallel loops (DDS domains '
-          f'{", ".join(map(str, domains))}), each bridge_node + planner_node + '
-          f'controller_node ({cfg.mode})', flush=True)
+    domains = [lane_domain(base, k) for k in range(lanes)]
+    print(f'[demo] {name}: {len(routes) - len(done)} routes in {lanes} parallel loops off one '
+          f'queue, longest first (DDS domains {", ".join(map(str, domains))}), each bridge_node '
+          f'+ planner_node + controller_node ({cfg.mode})', flush=True)
     t0 = time.monotonic()
     progress = _Progresses([RouteProgress(d / 'progress.json', f'{name}[{k}]', cfg.progress,
                                           position=k) for k, d in enumerate(lane_dirs)])

@@ -24,7 +24,12 @@ from sensor_msgs.msg import CameraInfo, Image, Joy
 
 from orion_lite_ros.bridge.backend import ControlInput, RouteSpec, SensorFrame
 from orion_lite_ros.bridge.config import BridgeConfig
-from orion_lite_ros.bridge.episode_runner import Interrupted, RunOptions, drive_routes
+from orion_lite_ros.bridge.episode_runner import (
+    Interrupted,
+    RouteClaims,
+    RunOptions,
+    drive_routes,
+)
 from orion_lite_ros.bridge.lockstep import CommandGate, LockstepConfig
 from orion_lite_ros.bridge.results_store import ResultsStore
 from orion_lite_ros.layout import CAMERA_NAMES
@@ -327,9 +332,11 @@ class BridgeNode(Node):
                                    f'(driver {cfg.driver}, backend {cfg.backend})')
             options = RunOptions(cfg.camera_size_hw, cfg.max_steps_per_route or None,
                                  self.output_dir / 'logs')
+            claims = RouteClaims(cfg.route_claims_dir) if cfg.route_claims_dir else None
             self.records = drive_routes(backend, routes, driver, store, options,
                                         on_step=self._on_step, should_stop=self._stop.is_set,
-                                        on_route_done=self._log_route)
+                                        on_route_done=self._log_route,
+                                        claim=claims or (lambda route_id: True))
         except Interrupted as exc:
             self.get_logger().warning(str(exc))
         except Exception as exc:  # noqa: B902 - report anything from the simulator, then stop

@@ -96,7 +96,8 @@ class EmbeddedBackend:
         """The privileged expert's control for the current step (reference / training data)."""
         if self._expert is None:
             self._expert = Expert(self.world, ExpertConfig(
-                cruise_speed_mps=self.config.expert_cruise_speed_mps))
+                cruise_speed_mps=self.config.expert_cruise_speed_mps,
+                green_reaction_s=self.config.expert_green_reaction_s))
         return self._expert.run_step()
 
     def ground_truth(self) -> GroundTruth:

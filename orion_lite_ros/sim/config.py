@@ -18,6 +18,7 @@ class SimConfig:
     outside_lane_tolerance_m: float = 2.0
     blocked_time_s: float = 90.0
     expert_cruise_speed_mps: float = 8.0
+    expert_green_reaction_s: float = 0.0  # ExpertConfig.green_reaction_s
 
     @property
     def camera_size_hw(self) -> Tuple[int, int]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from orion_lite_ros.bridge.backend import ControlInput
 from orion_lite_ros.sim import geometry as geo
-from orion_lite_ros.sim.agents import AMBER, RED
+from orion_lite_ros.sim.agents import AMBER, GREEN, RED
 from orion_lite_ros.sim.world import CLASS_PEDESTRIAN, World
 
 
@@ -27,6 +27,9 @@ class ExpertConfig:
     conflict_before_s: float = 1.0
     conflict_after_s: float = 1.8
     stop_sign_wait_s: float = 1.0
+    # held at rest this long after its light turns green (a driver's reaction): the frames
+    # "at rest, green, about to go" that a student needs to learn a restart from the lamp
+    green_reaction_s: float = 0.0
     speed_kp: float = 0.6
     speed_ki: float = 0.15
     speed_kd: float = 0.0
@@ -191,7 +194,18 @@ class Expert:
             can_stop = gap > w.ego.speed_mps ** 2 / (2 * 3.5)
             if state == RED or (state == AMBER and can_stop):
                 v = min(v, self._v_stop(gap) if gap > 0.3 else 0.0)
+            elif state == GREEN and self._reacting(key, gap):
+                v = 0.0
         return v
+
+    def _reacting(self, light_id: str, gap_m: float) -> bool:
+        """Stopped at the line of a light that turned green less than green_reaction_s ago."""
+        if self.cfg.green_reaction_s <= 0 or gap_m > 4.0 or abs(self.world.ego.speed_mps) > 0.05:
+            return False
+        light = next(li for li in self.world.lights if li.light_id == light_id)
+        since_green = (self.world.time_s + light.offset_s) % (
+            light.green_s + light.amber_s + light.red_s)
+        return since_green < self.cfg.green_reaction_s
 
     def _stop_sign_speed(self, key: str, gap_m: float) -> float:
         if key in self._stop_done:
