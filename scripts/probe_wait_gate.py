@@ -92,6 +92,8 @@ def main(argv=None) -> int:
             if m.any():
                 result[f'{part}_{state}_wait_prob'] = round(float(p[m].mean()), 4)
                 result[f'{part}_{state}_wait_rate'] = round(float(d[m].mean()), 4)
+                q = torch.quantile(p[m], torch.tensor([0.1, 0.5, 0.9]))
+                result[f'{part}_{state}_wait_prob_p10_p50_p90'] = [round(float(v), 4) for v in q]
                 result[f'{part}_{state}_model_red_prob'] = round(float(red[m].mean()), 4)
     for code, state in ((1, 'red'), (2, 'green')):
         m = light == code

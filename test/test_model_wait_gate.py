@@ -114,3 +114,55 @@ def test_gate_survives_checkpoint_and_engine(tmp_path):
     result = eng.plan(synthetic_frame(eng.model_cfg, src_hw=(180, 320)))
     assert 0.0 <= result.wait_prob <= 1.0
     assert np.isfinite(result.waypoints).all()
+
+
+def test_light_features_take_the_most_confident_light_query():
+    from orion_lite_ros.model.student import TRAFFIC_LIGHT_CLASS, light_features
+    cls = torch.zeros(2, 3, 9)
+    cls[0, 1, TRAFFIC_LIGHT_CLASS], cls[1, 2, TRAFFIC_LIGHT_CLASS] = 3.0, 2.0
+    cls[0, 0, 0] = 9.0                                    # a confident car, not a light
+    states = torch.arange(24, dtype=torch.float32).view(2, 3, 4)
+    feats = light_features(cls, states)
+    torch.testing.assert_close(feats[0], torch.tensor([3.0, 4, 5, 6, 7]))
+    torch.testing.assert_close(feats[1], torch.tensor([2.0, 20, 21, 22, 23]))
+
+
+def test_gate_on_lights_widens_a_trained_gate_without_changing_its_plans(tmp_path):
+    from orion_lite_ros.model import OrionLite
+    from orion_lite_ros.model.checkpoint import load_checkpoint, save_checkpoint
+    from orion_lite_ros.model.engine import synthetic_frame
+    from orion_lite_ros.training.build import with_gate_lights
+    with pytest.raises(ValueError, match='needs planner.wait_gate'):
+        replace(OrionLiteConfig.preset('mini').planner, wait_gate_lights=True)
+    cfg = _gated_cfg()
+    torch.manual_seed(3)
+    model = OrionLite(cfg).eval()
+    frame = synthetic_frame(cfg, src_hw=(64, 128))
+    h, w = cfg.encoder.img_h, cfg.encoder.img_w
+    g = torch.Generator().manual_seed(0)
+    args = (torch.randint(0, 255, (1, 6, 3, h, w), generator=g).float(),
+            torch.as_tensor(frame.intrinsics, dtype=torch.float32)[None].expand(1, 6, 3, 3),
+            torch.eye(4).expand(1, 6, 4, 4).clone(), torch.zeros(1, 18),
+            torch.zeros(1, dtype=torch.long))
+    with torch.no_grad():
+        before = model(*args, noise='mean')
+        model.reset_memory()
+        widened = with_gate_lights(model, cfg)
+        after = model(*args, noise='mean')
+    assert widened.planner.wait_gate_lights
+    assert model.student_model.wait_head.in_features == cfg.token_dim + 5
+    torch.testing.assert_close(after['wait_prob'], before['wait_prob'])
+    torch.testing.assert_close(after['waypoints'], before['waypoints'])
+    with torch.no_grad():                       # the gate now reads the lights
+        model.student_model.wait_head.weight[0, -5:] = 1.0
+        model.reset_memory()
+        moved = model(*args, noise='mean')
+    assert not torch.allclose(moved['wait_logit'], before['wait_logit'])
+    save_checkpoint(tmp_path / 'lights', model, widened)
+    loaded, lcfg = load_checkpoint(tmp_path / 'lights')
+    assert lcfg.planner.wait_gate_lights
+    with torch.no_grad():
+        loaded.eval().reset_memory()
+        torch.testing.assert_close(loaded(*args, noise='mean')['wait_logit'], moved['wait_logit'])
+    with pytest.raises(ValueError, match='traffic-light reading'):
+        loaded.student_model(torch.randn(1, 7, cfg.token_dim), torch.zeros(1, dtype=torch.long))

@@ -142,8 +142,15 @@ class PlannerConfig:
     # go plan stays a drive-off and the choice is a classification the cameras can make.
     wait_gate: bool = False
     wait_threshold: float = 0.5         # wait probability from which the wait plan drives
+    # Our students only: the gate also reads the QT-Former's own traffic-light reading (the
+    # class logit and the four state logits of its most confident traffic-light query), not
+    # only the planning token: a trained traffic head tells a green lamp from a red one where
+    # the planning token did not carry it to the gate (issue 16, run 11).
+    wait_gate_lights: bool = False
 
     def __post_init__(self):
+        if self.wait_gate_lights and not self.wait_gate:
+            raise ValueError('planner.wait_gate_lights needs planner.wait_gate')
         if self.output_frame not in OUTPUT_FRAMES:
             raise ValueError(f'planner.output_frame must be one of {OUTPUT_FRAMES}, '
                              f'got {self.output_frame!r}')

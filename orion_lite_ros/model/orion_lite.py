@@ -14,7 +14,7 @@ from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.eva_vit import EVAViT
 from orion_lite_ros.model.nav_token import NavToken
 from orion_lite_ros.model.qt_former import QTFormer
-from orion_lite_ros.model.student import Noise, StudentPlanner
+from orion_lite_ros.model.student import Noise, StudentPlanner, light_features
 
 
 class OrionLite(nn.Module):
@@ -92,7 +92,11 @@ class OrionLite(nn.Module):
             nav = self.nav_token(can_bus, target_point).to(out['tokens'].dtype)
             out['tokens'] = torch.cat([out['tokens'], nav], dim=1)
             query_bias = self.nav_token.query_bias(nav)
+        gate_lights = None
+        if self.cfg.planner.wait_gate_lights:
+            gate_lights = light_features(out['cls_scores'].float(),
+                                         out['traffic_states'].float())
         out.update(self.student_model(out['tokens'], command, noise=noise,
                                       gt_future=gt_future, detach_plan=detach_plan,
-                                      query_bias=query_bias))
+                                      query_bias=query_bias, gate_lights=gate_lights))
         return out

@@ -101,6 +101,19 @@ def _make_noise(noise: Noise, like: torch.Tensor) -> torch.Tensor:
     return noise.to(like.device, like.dtype).expand_as(like)
 
 
+TRAFFIC_LIGHT_CLASS = 6     # ORION's (Bench2Drive) detection class of traffic lights
+LIGHT_FEATURES = 5          # class logit + red, yellow, green, affects-ego logits
+
+
+def light_features(cls_scores: torch.Tensor, traffic_states: torch.Tensor) -> torch.Tensor:
+    """QT-Former outputs cls_scores (B, A, C), traffic_states (B, A, 4) logits -> (B, 5): the
+    traffic-light class logit and the state logits of the most confident light query."""
+    light = cls_scores[..., TRAFFIC_LIGHT_CLASS]
+    best = light.argmax(-1)
+    pick = torch.arange(light.shape[0], device=light.device)
+    return torch.cat([light[pick, best, None], traffic_states[pick, best]], -1)
+
+
 class StudentPlanner(nn.Module):
     """tokens (B, N_tok, D_tok) + command (B,) -> planning token and 6 x 6 waypoints."""
 
@@ -130,7 +143,8 @@ class StudentPlanner(nn.Module):
         self.ego_fut_decoder = nn.Sequential(
             nn.Linear(2 * d, 2 * d), nn.ReLU(), nn.Linear(2 * d, 2 * d), nn.ReLU(),
             nn.Linear(2 * d, self.gates * p.num_modes * 2))
-        self.wait_head = nn.Linear(d, 1) if p.wait_gate else None
+        gate_in = d + (LIGHT_FEATURES if p.wait_gate_lights else 0)
+        self.wait_head = nn.Linear(gate_in, 1) if p.wait_gate else None
 
     def decode(self, tokens: torch.Tensor, query_bias: Optional[torch.Tensor] = None
                ) -> torch.Tensor:
@@ -145,21 +159,24 @@ class StudentPlanner(nn.Module):
 
     def forward(self, tokens: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                 gt_future: Optional[torch.Tensor] = None, detach_plan: bool = False,
-                query_bias: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+                query_bias: Optional[torch.Tensor] = None,
+                gate_lights: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """gt_future (B, T, 2) cumulative REP-103 positions (training: future latent).
         detach_plan: the trajectory head reads the planning token through a stop-gradient,
         so trajectory losses train the head only and the decoder learns from the mimic loss
-        alone (the mimic-only ablation). query_bias: see `decode`."""
+        alone (the mimic-only ablation). query_bias: see `decode`. gate_lights (B, 5): see
+        `light_features` (needed with planner.wait_gate_lights)."""
         planning_token = self.decode(tokens, query_bias)                 # (B, D_tok)
         out = self.plan(planning_token.detach() if detach_plan else planning_token, noise,
-                        gt_future)
+                        gt_future, gate_lights)
         out['planning_token'] = planning_token
         idx = command.long().clamp(0, self.cfg.planner.num_modes - 1)
         out['waypoints'] = out['all_modes'][torch.arange(idx.shape[0]), idx]   # (B, T, 2)
         return out
 
     def plan(self, planning_token: torch.Tensor, noise: Noise = None,
-             gt_future: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+             gt_future: Optional[torch.Tensor] = None,
+             gate_lights: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """VAE planner: planning token (B, D) -> all_modes (B, M, T, 2) cumulative, REP-103.
 
         With `planner.wait_gate` also `gated_modes` (B, 2, M, T, 2): the go [:, 0] and wait
@@ -186,7 +203,13 @@ class StudentPlanner(nn.Module):
             return out
         B, M = steps.shape[0], self.cfg.planner.num_modes
         gated = modes.unflatten(1, (2, M))                                # (B, 2, M, T, 2)
-        logit = self.wait_head(planning_token.to(self._dtype())).float()[:, 0]
+        gate_in = planning_token
+        if self.cfg.planner.wait_gate_lights:
+            if gate_lights is None:
+                raise ValueError("planner.wait_gate_lights: the gate needs the QT-Former's "
+                                 'traffic-light reading (plan the full model, not tokens)')
+            gate_in = torch.cat([planning_token, gate_lights.to(planning_token.dtype)], -1)
+        logit = self.wait_head(gate_in.to(self._dtype())).float()[:, 0]
         prob = torch.sigmoid(logit)
         wait = (prob >= self.cfg.planner.wait_threshold).long()
         pick = torch.arange(B, device=steps.device)

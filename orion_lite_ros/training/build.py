@@ -90,6 +90,8 @@ def model_config(cfg: TrainConfig):
         mcfg = replace(mcfg, nav=replace(mcfg.nav, condition_query=True))
     if cfg.plan_wait_gate:
         mcfg = replace(mcfg, planner=replace(mcfg.planner, wait_gate=True))
+    if cfg.plan_wait_gate_lights:
+        mcfg = replace(mcfg, planner=replace(mcfg.planner, wait_gate_lights=True))
     return mcfg
 
 
@@ -119,12 +121,41 @@ def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Mod
         mcfg = model_config(cfg)
         model = StudentPlanner(mcfg) if cfg.target == 'student' else OrionLite(mcfg)
     mcfg = with_nav_target_dropout(model, mcfg, cfg.nav_target_dropout)
+    if cfg.plan_wait_gate_lights:
+        mcfg = with_gate_lights(model, mcfg)
     export = model
     if cfg.target == 'student' and not _is_student(model):
         model = model.student_model
     if cfg.target == 'full' and cfg.freeze_perception:
         freeze_perception(model)
     return model, mcfg, export
+
+
+def with_gate_lights(model: torch.nn.Module, mcfg):
+    """`mcfg` (and `model`) with the go/wait gate reading the traffic-light features
+    (planner.wait_gate_lights). A gate without them is widened: its planning-token weights
+    are kept, the new inputs' start at zero, so the widened model plans as before."""
+    from orion_lite_ros.model.student import LIGHT_FEATURES
+    if not mcfg.planner.wait_gate:
+        raise ValueError('plan_wait_gate_lights needs a model with the go/wait gate '
+                         '(plan_wait_gate, planner.wait_gate)')
+    if mcfg.planner.wait_gate_lights:
+        return mcfg
+    student = getattr(model, 'student_model', None)
+    if student is None:
+        raise ValueError('plan_wait_gate_lights needs the full model (target=full): the '
+                         'lights come from its QT-Former')
+    old = student.wait_head
+    new = torch.nn.Linear(old.in_features + LIGHT_FEATURES, 1).to(old.weight.device,
+                                                                   old.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, :old.in_features] = old.weight
+        new.bias.copy_(old.bias)
+    student.wait_head = new
+    mcfg = replace(mcfg, planner=replace(mcfg.planner, wait_gate_lights=True))
+    model.cfg = student.cfg = mcfg
+    return mcfg
 
 
 def with_nav_target_dropout(model: torch.nn.Module, mcfg, p: float):

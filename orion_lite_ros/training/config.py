@@ -106,6 +106,9 @@ class TrainConfig:
     # The student plans go and wait sets with a gate between them (model planner.wait_gate).
     # Only for a model built from the preset.
     plan_wait_gate: bool = False
+    # The gate also reads the traffic head's light reading (planner.wait_gate_lights); on an
+    # init_checkpoint without it the gate is widened, the new inputs' weights start at zero.
+    plan_wait_gate_lights: bool = False
     init_checkpoint: str = ''            # model/checkpoint.py directory to fine-tune from
     freeze_perception: bool = True       # full model: encoder + QT-Former frozen (paper)
     # Optimisation
