@@ -42,7 +42,11 @@ class RouteFilm:
         """Render and encode; returns the file written (.mp4 or .gif), None without frames."""
         if not self.frames:
             return None
-        images = [render_frame(self, f) for f in self.frames]
+        renderer = FrameRenderer(self, self.frames[0].image.shape[:2])
+        try:
+            images = [renderer.render(f) for f in self.frames]
+        finally:
+            renderer.close()
         return encode(images, Path(path), fps)
 
 
@@ -64,45 +68,77 @@ def _box(x, y, yaw, length, width):
                      y + s * corners[:, 0] + c * corners[:, 1]], axis=-1)
 
 
+class FrameRenderer:
+    """Renders the frames of one film on one matplotlib figure (Agg), whose artists are
+    updated per frame: a new figure and layout per frame cost ~5x more (issue 16: the videos
+    were a fifth of the main job's time)."""
+
+    def __init__(self, film: RouteFilm, image_hw, bev_range_m: float = 50.0):
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        self.film, self.range_m, self._plt = film, float(bev_range_m), plt
+        h, w = int(image_hw[0]), int(image_hw[1])
+        self.fig, (ax_cam, ax_bev) = plt.subplots(
+            1, 2, figsize=(9.6, 4.0), dpi=80, gridspec_kw={'width_ratios': [w / h, 1.0]})
+        self.ax_bev = ax_bev
+        self.image = ax_cam.imshow(np.zeros((h, w, 3), np.uint8))
+        self.cam_plan, = ax_cam.plot([], [], '-o', color='lime', lw=2, ms=3)
+        ax_cam.set_xlim(0, w)
+        ax_cam.set_ylim(h, 0)
+        ax_cam.axis('off')
+        self.title = ax_cam.set_title(f'{film.route_id}  step 0  0.0 m/s', fontsize=8)
+        ax_bev.plot(*np.asarray(film.route_xy, float).reshape(-1, 2).T, '--', color='0.5',
+                    lw=1)
+        self.agents, = ax_bev.plot([], [], color='tab:orange', lw=1.2)
+        self.ego, = ax_bev.plot([], [], color='tab:blue', lw=2)
+        self.bev_plan, = ax_bev.plot([], [], '-o', color='lime', lw=2, ms=3)
+        ax_bev.set_aspect('equal')
+        ax_bev.set_xlim(-self.range_m, self.range_m)
+        ax_bev.set_ylim(-self.range_m, self.range_m)
+        ax_bev.tick_params(labelsize=6)
+        ax_bev.set_title('route (grey), ego (blue), agents (orange), plan (green)', fontsize=7)
+        self.fig.tight_layout()
+
+    def render(self, f: FilmFrame) -> np.ndarray:
+        """One video frame (H, W, 3) uint8: camera left, bird's-eye view right."""
+        self.image.set_data(f.image)
+        uv = np.zeros((0, 2))
+        if f.plan_xy is not None and len(f.plan_xy):
+            uv = project_plan(np.concatenate([[[0.0, 0.0]], f.plan_xy]), f.intrinsics,
+                              f.cam_to_ego).reshape(-1, 2)
+        self.cam_plan.set_data(uv[:, 0], uv[:, 1])
+        self.title.set_text(f'{self.film.route_id}  step {f.step}  {f.speed_mps:.1f} m/s  '
+                            f'{f.text}')
+        x, y, yaw = f.ego_pose
+        boxes = [np.vstack([_box(*a), [np.nan, np.nan]])
+                 for a in np.asarray(f.agents, float).reshape(-1, 5)]
+        pts = np.concatenate(boxes) if boxes else np.zeros((0, 2))
+        self.agents.set_data(pts[:, 0], pts[:, 1])
+        self.ego.set_data(*_box(x, y, yaw, 4.9, 2.1).T)
+        world = np.zeros((0, 2))
+        if f.plan_xy is not None and len(f.plan_xy):
+            c, s = np.cos(yaw), np.sin(yaw)
+            world = np.concatenate([[[x, y]], np.stack(
+                [x + c * f.plan_xy[:, 0] - s * f.plan_xy[:, 1],
+                 y + s * f.plan_xy[:, 0] + c * f.plan_xy[:, 1]], -1)])
+        self.bev_plan.set_data(world[:, 0], world[:, 1])
+        self.ax_bev.set_xlim(x - self.range_m, x + self.range_m)
+        self.ax_bev.set_ylim(y - self.range_m, y + self.range_m)
+        self.fig.canvas.draw()
+        return np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()
+
+    def close(self) -> None:
+        self._plt.close(self.fig)
+
+
 def render_frame(film: RouteFilm, f: FilmFrame, bev_range_m: float = 50.0) -> np.ndarray:
-    """One video frame (H, W, 3) uint8: camera left, bird's-eye view right."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    h, w = f.image.shape[:2]
-    fig, (ax_cam, ax_bev) = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=80,
-                                         gridspec_kw={'width_ratios': [w / h * 1.0, 1.0]})
-    ax_cam.imshow(f.image)
-    if f.plan_xy is not None and len(f.plan_xy):
-        uv = project_plan(np.concatenate([[[0.0, 0.0]], f.plan_xy]), f.intrinsics,
-                          f.cam_to_ego)
-        if len(uv):
-            ax_cam.plot(uv[:, 0], uv[:, 1], '-o', color='lime', lw=2, ms=3)
-    ax_cam.set_xlim(0, w)
-    ax_cam.set_ylim(h, 0)
-    ax_cam.axis('off')
-    ax_cam.set_title(f'{film.route_id}  step {f.step}  {f.speed_mps:.1f} m/s  {f.text}',
-                     fontsize=8)
-    x, y, yaw = f.ego_pose
-    ax_bev.plot(*film.route_xy.T, '--', color='0.5', lw=1)
-    for a in np.asarray(f.agents).reshape(-1, 5):
-        ax_bev.plot(*_box(*a).T, color='tab:orange', lw=1.2)
-    ax_bev.plot(*_box(x, y, yaw, 4.9, 2.1).T, color='tab:blue', lw=2)
-    if f.plan_xy is not None and len(f.plan_xy):
-        c, s = np.cos(yaw), np.sin(yaw)
-        world = np.stack([x + c * f.plan_xy[:, 0] - s * f.plan_xy[:, 1],
-                          y + s * f.plan_xy[:, 0] + c * f.plan_xy[:, 1]], -1)
-        ax_bev.plot(*np.concatenate([[[x, y]], world]).T, '-o', color='lime', lw=2, ms=3)
-    ax_bev.set_xlim(x - bev_range_m, x + bev_range_m)
-    ax_bev.set_ylim(y - bev_range_m, y + bev_range_m)
-    ax_bev.set_aspect('equal')
-    ax_bev.tick_params(labelsize=6)
-    ax_bev.set_title('route (grey), ego (blue), agents (orange), plan (green)', fontsize=7)
-    fig.tight_layout()
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return image
+    """One video frame (H, W, 3) uint8 on a figure of its own (`FrameRenderer` for many)."""
+    renderer = FrameRenderer(film, f.image.shape[:2], bev_range_m)
+    try:
+        return renderer.render(f)
+    finally:
+        renderer.close()
 
 
 def encode(images: List[np.ndarray], path: Path, fps: float) -> Path:
