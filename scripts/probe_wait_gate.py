@@ -15,6 +15,7 @@ import sys
 import torch
 
 from orion_lite_ros.eval.sensitivity import PERTURBATIONS
+from orion_lite_ros.model.student import light_features
 from orion_lite_ros.training.build import build_datasets, build_model
 from orion_lite_ros.training.config import load_config
 from orion_lite_ros.training.losses import wait_labels
@@ -34,10 +35,9 @@ def light_state(objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def model_red(out: dict) -> torch.Tensor:
-    """(B,) red probability of the model's most confident traffic-light query."""
-    best = out['cls_scores'][..., TRAFFIC_LIGHT].float().argmax(-1)
-    states = out['traffic_states'].float()[torch.arange(len(best)), best]
-    return states[:, 0].sigmoid()
+    """(B,) red probability of the model's most confident traffic-light query (the light the
+    gate reads with planner.wait_gate_lights)."""
+    return light_features(out['cls_scores'].float(), out['traffic_states'].float())[:, 1].sigmoid()
 
 
 def main(argv=None) -> int:

@@ -295,14 +295,13 @@ def queue_order(routes: Sequence[str], length_m: Callable[[str], float]) -> List
     return sorted(routes, key=lambda r: -float(length_m(r)))
 
 
-def _route_length_m(route_id: str) -> float:
-    import numpy as np
-
+def _route_lengths_m(route_ids: Sequence[str]) -> Dict[str, float]:
+    """Route id -> length of its waypoint polyline (held-out file, else the seeded route)."""
+    from orion_lite_ros.sim import geometry as geo
     from orion_lite_ros.sim.backend import evaluation_route, heldout_routes
     by_id = {r.route_id: r for r in heldout_routes()}
-    route = by_id.get(route_id) or evaluation_route(route_id)
-    xy = np.asarray(route.waypoints_xy, float)
-    return float(np.linalg.norm(np.diff(xy, axis=0), axis=1).sum()) if len(xy) > 1 else 0.0
+    routes = [by_id.get(r) or evaluation_route(r) for r in route_ids]
+    return {r.route_id: float(geo.arc_length(r.waypoints_xy)[-1]) for r in routes}
 
 
 def claim_finished(claims_dir: Path, lane_dirs: Sequence[Path]) -> List[str]:
@@ -355,7 +354,7 @@ def run_lanes(cfg: DemoConfig, driver: str, routes: List[str], lanes: int) -> di
                          metric_dir=out / 'metric_info')
     store.write()                 # the run's key: an interrupted run resumes its lanes
     lane_dirs = [out / 'lanes' / str(k) for k in range(lanes)]
-    queue = queue_order(routes, _route_length_m)
+    queue = queue_order(routes, _route_lengths_m(routes).__getitem__)
     params = {**_bridge_params(cfg, driver, out, queue), 'route_claims_dir': str(out / 'claims')}
     params = [dict(params, output_dir=str(d)) for d in lane_dirs]
     for d, p in zip(lane_dirs, params):

@@ -332,11 +332,10 @@ class BridgeNode(Node):
                                    f'(driver {cfg.driver}, backend {cfg.backend})')
             options = RunOptions(cfg.camera_size_hw, cfg.max_steps_per_route or None,
                                  self.output_dir / 'logs')
-            claims = RouteClaims(cfg.route_claims_dir) if cfg.route_claims_dir else None
+            shared = {'claim': RouteClaims(cfg.route_claims_dir)} if cfg.route_claims_dir else {}
             self.records = drive_routes(backend, routes, driver, store, options,
                                         on_step=self._on_step, should_stop=self._stop.is_set,
-                                        on_route_done=self._log_route,
-                                        claim=claims or (lambda route_id: True))
+                                        on_route_done=self._log_route, **shared)
         except Interrupted as exc:
             self.get_logger().warning(str(exc))
         except Exception as exc:  # noqa: B902 - report anything from the simulator, then stop

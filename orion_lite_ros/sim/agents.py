@@ -140,8 +140,12 @@ class TrafficLight:
     red_s: float = 12.0
     offset_s: float = 0.0
 
+    def cycle_time_s(self, time_s: float) -> float:
+        """Seconds since the current cycle began (the cycle begins with green)."""
+        return (time_s + self.offset_s) % (self.green_s + self.amber_s + self.red_s)
+
     def state(self, time_s: float) -> str:
-        t = (time_s + self.offset_s) % (self.green_s + self.amber_s + self.red_s)
+        t = self.cycle_time_s(time_s)
         if t < self.green_s:
             return GREEN
         return AMBER if t < self.green_s + self.amber_s else RED

@@ -203,9 +203,7 @@ class Expert:
         if self.cfg.green_reaction_s <= 0 or gap_m > 4.0 or abs(self.world.ego.speed_mps) > 0.05:
             return False
         light = next(li for li in self.world.lights if li.light_id == light_id)
-        since_green = (self.world.time_s + light.offset_s) % (
-            light.green_s + light.amber_s + light.red_s)
-        return since_green < self.cfg.green_reaction_s
+        return light.cycle_time_s(self.world.time_s) < self.cfg.green_reaction_s
 
     def _stop_sign_speed(self, key: str, gap_m: float) -> float:
         if key in self._stop_done:
