@@ -160,3 +160,27 @@ def test_expert_reacts_to_green_after_its_reaction_time():
     record = _drive(slow, route, lambda be: be.expert_control())
     assert record.status == 'Completed'
     assert [i for i in record.infractions if i.kind != rec.MIN_SPEED] == []
+
+
+def _rest_after_start(backend, route) -> tuple:
+    """(seconds at rest after the first second, route record) of an expert drive."""
+    backend.load_route(route)
+    rest = 0.0
+    for _ in range(4000):
+        if abs(backend.world.ego.speed_mps) < 0.05 and backend.world.time_s > 1.0:
+            rest += backend.world.dt_s
+        if backend.apply_and_tick(backend.expert_control()).done:
+            break
+    return rest, backend.finish_route()
+
+
+@pytest.mark.parametrize('family', ['stop_sign', 'blocked_lane'])
+def test_expert_restart_reaction_after_any_constraint(family):
+    route = scenario_route(family, 3)
+    prompt, _ = _rest_after_start(_physics_backend(), route)
+    slow = EmbeddedBackend(SimConfig(render=False, expert_restart_reaction_s=1.5))
+    rested, record = _rest_after_start(slow, route)
+    assert prompt > 0.5                                 # a constraint held it at rest once
+    assert rested - prompt == pytest.approx(1.5, abs=0.1)   # then 1.5 s more before it went
+    assert record.status == 'Completed'
+    assert [i for i in record.infractions if i.kind != rec.MIN_SPEED] == []

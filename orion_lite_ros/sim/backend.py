@@ -97,7 +97,8 @@ class EmbeddedBackend:
         if self._expert is None:
             self._expert = Expert(self.world, ExpertConfig(
                 cruise_speed_mps=self.config.expert_cruise_speed_mps,
-                green_reaction_s=self.config.expert_green_reaction_s))
+                green_reaction_s=self.config.expert_green_reaction_s,
+                restart_reaction_s=self.config.expert_restart_reaction_s))
         return self._expert.run_step()
 
     def ground_truth(self) -> GroundTruth:

@@ -19,6 +19,7 @@ class SimConfig:
     blocked_time_s: float = 90.0
     expert_cruise_speed_mps: float = 8.0
     expert_green_reaction_s: float = 0.0  # ExpertConfig.green_reaction_s
+    expert_restart_reaction_s: float = 0.0  # ExpertConfig.restart_reaction_s
 
     @property
     def camera_size_hw(self) -> Tuple[int, int]:

@@ -30,6 +30,10 @@ class ExpertConfig:
     # held at rest this long after its light turns green (a driver's reaction): the frames
     # "at rest, green, about to go" that a student needs to learn a restart from the lamp
     green_reaction_s: float = 0.0
+    # held at rest this long after whatever held it there clears (a stop sign served, a
+    # crossing car gone, the oncoming lane free, a light turned green): the same restart
+    # frames for every constraint, not only lights; 0 = drive off on the first free step
+    restart_reaction_s: float = 0.0
     speed_kp: float = 0.6
     speed_ki: float = 0.15
     speed_kd: float = 0.0
@@ -113,6 +117,8 @@ class Expert:
     _stop_done: set = field(default_factory=set)
     _stop_wait_s: float = 0.0
     _v_curve: np.ndarray = None
+    _held_at_rest: bool = False       # a constraint holds the ego at rest (restart reaction)
+    _reaction_s: float = 0.0          # time at rest since that constraint cleared
 
     def __post_init__(self):
         self._speed_pid = PID(self.cfg.speed_kp, self.cfg.speed_ki, self.cfg.speed_kd)
@@ -238,10 +244,32 @@ class Expert:
         return v
 
     def target_speed_mps(self) -> float:
+        """The tightest constraint's speed; called once per step (it advances the restart
+        reaction's clock)."""
         s = self._ego_s()
-        return float(min(self.cfg.cruise_speed_mps, self._curve_speed(s),
-                         self._obstacle_speed(s), self._line_speed(s),
-                         self._conflict_speed(s)))
+        v = float(min(self.cfg.cruise_speed_mps, self._curve_speed(s),
+                      self._obstacle_speed(s), self._line_speed(s),
+                      self._conflict_speed(s)))
+        return self._restart_reaction(v)
+
+    def _restart_reaction(self, v_target: float) -> float:
+        """Hold 0 for restart_reaction_s at rest after a constraint that held the ego at
+        rest clears (the route's start is no such constraint)."""
+        if self.cfg.restart_reaction_s <= 0:
+            return v_target
+        if abs(self.world.ego.speed_mps) > 0.05:
+            self._held_at_rest = False
+            return v_target
+        if v_target < 0.1:
+            self._held_at_rest, self._reaction_s = True, 0.0
+            return v_target
+        if not self._held_at_rest:
+            return v_target
+        self._reaction_s += self.world.dt_s
+        if self._reaction_s < self.cfg.restart_reaction_s:
+            return 0.0
+        self._held_at_rest = False
+        return v_target
 
     def steer(self) -> float:
         """Pure pursuit on the route, as CARLA steer (+ = right)."""

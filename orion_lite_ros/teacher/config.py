@@ -74,6 +74,7 @@ class DatagenConfig:
     max_agents_recorded: int = 32
     teacher_checkpoint: str = ''                     # record its planning token per frame
     expert_green_reaction_s: float = 0.0             # the expert waits this long on green
+    expert_restart_reaction_s: float = 0.0           # ... and after any constraint clears
     perturb: PerturbConfig = field(default_factory=PerturbConfig)
     tokens: TokenConfig = field(default_factory=TokenConfig)
 

@@ -241,7 +241,8 @@ def generate(cfg: DatagenConfig, routes: List[RouteSpec], backend=None, log=prin
     from orion_lite_ros.sim.config import SimConfig
     backend = backend or EmbeddedBackend(SimConfig(
         render=cfg.render, skybox=cfg.skybox, camera_height_px=cfg.camera_height_px,
-        camera_width_px=cfg.camera_width_px, expert_green_reaction_s=cfg.expert_green_reaction_s))
+        camera_width_px=cfg.camera_width_px, expert_green_reaction_s=cfg.expert_green_reaction_s,
+        expert_restart_reaction_s=cfg.expert_restart_reaction_s))
     teacher = None
     if cfg.teacher_checkpoint:
         import torch
