@@ -119,6 +119,7 @@ class Expert:
     _v_curve: np.ndarray = None
     _held_at_rest: bool = False       # a constraint holds the ego at rest (restart reaction)
     _reaction_s: float = 0.0          # time at rest since that constraint cleared
+    _reacted: bool = False            # reacted since the ego last drove (no creep cycles)
 
     def __post_init__(self):
         self._speed_pid = PID(self.cfg.speed_kp, self.cfg.speed_ki, self.cfg.speed_kd)
@@ -254,21 +255,27 @@ class Expert:
 
     def _restart_reaction(self, v_target: float) -> float:
         """Hold 0 for restart_reaction_s at rest after a constraint that held the ego at
-        rest clears (the route's start is no such constraint)."""
+        rest clears (the route's start is no such constraint). Once per stop: a crawl that
+        comes to rest again before it reaches 1 m/s (an obstacle at the margin) does not
+        wait again."""
         if self.cfg.restart_reaction_s <= 0:
             return v_target
-        if abs(self.world.ego.speed_mps) > 0.05:
+        speed = abs(self.world.ego.speed_mps)
+        if speed > 1.0:
+            self._reacted = False
+        if speed > 0.05:
             self._held_at_rest = False
             return v_target
         if v_target < 0.1:
-            self._held_at_rest, self._reaction_s = True, 0.0
+            self._held_at_rest = not self._reacted
+            self._reaction_s = 0.0
             return v_target
         if not self._held_at_rest:
             return v_target
         self._reaction_s += self.world.dt_s
         if self._reaction_s < self.cfg.restart_reaction_s:
             return 0.0
-        self._held_at_rest = False
+        self._held_at_rest, self._reacted = False, True
         return v_target
 
     def steer(self) -> float:
