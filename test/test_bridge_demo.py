@@ -114,14 +114,6 @@ def test_lanes_queue_longest_first_and_domains_stay_valid():
     assert [lane_domain(231, k) for k in range(3)] == [231, 232, 0]
 
 
-def test_baseline_and_planner_runs_drive_in_lanes():
-    from orion_lite_ros.cli.demo import DemoConfig, _lane_parallel
-    cfg = DemoConfig(lanes=2)
-    assert _lane_parallel(cfg, 'stack') and _lane_parallel(cfg, 'baseline')
-    assert not _lane_parallel(cfg, 'expert') and not _lane_parallel(cfg, 'teacher')
-    assert not _lane_parallel(DemoConfig(lanes=2, mode='threads'), 'baseline')
-
-
 def test_route_claims_hand_each_route_to_one_runner(tmp_path):
     from test_eval_bench2drive import _record
 

@@ -6,10 +6,9 @@ Runs, each through ``bridge_node`` over DDS (loopback, our Fast DDS profile):
   3. baseline: constant velocity (keep the speed, straight on) through planner_node +
      controller_node, the trivial plan the learned planner must beat; it reads no images, so
      the simulator renders none for it (odometry only);
-  4. planner:  bridge + ``planner_node`` (the shipped student) + ``controller_node``.
-The baseline and planner runs drive their routes in ``--lanes`` parallel closed loops
-(default 2: a lock-step loop keeps about one core busy), lane k in DDS domain
-ROS_DOMAIN_ID + k.
+  4. planner:  bridge + ``planner_node`` (the shipped student) + ``controller_node``, its
+     routes in ``--lanes`` parallel closed loops (default 2: a lock-step loop keeps about
+     one core busy), lane k in DDS domain ROS_DOMAIN_ID + k.
 Per route a progress bar while it drives and a short video (front camera with the plan drawn
 in, bird's-eye view of route, ego, agents and plan) for the planner; then
 the Bench2Drive table of every run side by side, results JSON per run and a BEV plot per
@@ -69,7 +68,7 @@ class DemoConfig:
     command_timeout_s: float = 10.0
     frames_every_n: int = 40             # front-camera PNG every n steps of the planner run
     run_timeout_s: float = 6 * 3600.0
-    lanes: int = 1                       # baseline + planner runs: routes in this many loops
+    lanes: int = 1                       # planner run: routes in this many parallel loops
     wait_threshold: float = 0.0          # planner: go/wait gate threshold (0 = checkpoint's)
 
     @property
@@ -271,9 +270,7 @@ def run_one(cfg: DemoConfig, driver: str) -> dict:
 # that finishes early takes the next route, so one slow route does not hold up the others.
 
 def _lane_parallel(cfg: DemoConfig, driver: str) -> bool:
-    """The runs through the planner and controller nodes (model and constant-velocity
-    baseline) drive in lanes; the expert alone in the bridge is fast already."""
-    return driver in STACK_PLANNERS and cfg.mode == 'processes'
+    return driver == 'stack' and cfg.mode == 'processes'
 
 
 def selected_routes(cfg: DemoConfig) -> List[str]:
@@ -505,10 +502,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="students with the go/wait gate: plan 'wait' from this probability "
                         "(0 = the checkpoint's, 0.5)")
     p.add_argument('--lanes', type=int, default=min(2, os.cpu_count() or 1),
-                   help='baseline and planner runs: drive the routes in this many parallel '
-                        'closed loops, lane k in DDS domain ROS_DOMAIN_ID+k (default: 2 where '
-                        'there are 2 cores; a lock-step loop keeps about one core busy; 1 = one '
-                        'loop)')
+                   help='planner run: drive the routes in this many parallel closed loops, '
+                        'lane k in DDS domain ROS_DOMAIN_ID+k (default: 2 where there are 2 '
+                        'cores; a lock-step loop keeps about one core busy; 1 = one loop)')
     return p
 
 
