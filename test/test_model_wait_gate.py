@@ -166,3 +166,19 @@ def test_gate_on_lights_widens_a_trained_gate_without_changing_its_plans(tmp_pat
         torch.testing.assert_close(loaded(*args, noise='mean')['wait_logit'], moved['wait_logit'])
     with pytest.raises(ValueError, match='traffic-light reading'):
         loaded.student_model(torch.randn(1, 7, cfg.token_dim), torch.zeros(1, dtype=torch.long))
+
+
+def test_depart_aligned_targets_go_now_after_a_short_rest():
+    import torch
+
+    from orion_lite_ros.training.losses import depart_aligned
+    x = torch.tensor([[0.0, 0.0, 1.0, 3.0, 6.0, 10.0],     # rests 2 waypoints, then drives
+                      [0.0, 0.0, 0.0, 0.0, 0.0, 2.0],      # rests 5: still held -> wait
+                      [1.0, 3.0, 6.0, 10.0, 14.0, 18.0],   # moving
+                      [0.0] * 6])                          # stays
+    future = torch.stack([x, torch.zeros_like(x)], dim=-1)
+    mask = torch.ones(4, 6)
+    f, m, wait, has = depart_aligned(future, mask, travel_m=1.0, max_lead=3)
+    assert wait.tolist() == [0.0, 1.0, 0.0, 1.0] and has.all()
+    assert f[0, :4, 0].tolist() == [1.0, 3.0, 6.0, 10.0] and m[0].tolist() == [1, 1, 1, 1, 0, 0]
+    assert torch.equal(f[1:], future[1:]) and torch.equal(m[1:], mask[1:])

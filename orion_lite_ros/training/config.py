@@ -48,6 +48,12 @@ class LossConfig:
     wait_weight: float = 1.0
     wait_travel_m: float = 1.0
     wait_horizon: int = 0
+    # > 0: departure-aligned targets (losses.depart_aligned). A frame at rest whose expert
+    # drives off after at most this many waypoints at rest (its reaction time, e.g. 3 = 1.5 s)
+    # is a "go" frame whose trajectory target starts moving now (the at-rest waypoints are
+    # dropped, the tail masked): replanned every step, a "rest a while, then go" target is
+    # a plan that never goes. Later departures are "wait" frames (horizon rule unused).
+    depart_align_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,39 @@ def wait_labels(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float,
     return (torch.linalg.norm(end.float(), dim=-1) < travel_m).float(), has_future
 
 
+def depart_aligned(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float,
+                   max_lead: int, rest_m: float = 0.3):
+    """Departure-aligned targets and go/wait labels (LossConfig.depart_align_steps).
+
+    lead = the leading valid waypoints within `rest_m` of the origin (the expert still at
+    rest). A frame that travels `travel_m` by its last valid waypoint with 0 < lead <=
+    `max_lead` gets its future shifted `lead` waypoints earlier (the tail masked): it learns
+    to drive off now. wait (B,) = 1 unless the frame travels and lead <= max_lead.
+    Returns (gt_future, gt_mask, wait, has_future); gt_future (B, T, 2), gt_mask (B, T)."""
+    moved = wait_labels(gt_future, gt_mask, travel_m)[0] < 0.5
+    has_future = (gt_mask > 0).any(dim=-1)
+    T = gt_mask.shape[-1]
+    at_rest = (torch.linalg.norm(gt_future.float(), dim=-1) < rest_m) & (gt_mask > 0)
+    lead = torch.cumprod(at_rest.to(torch.int64), dim=-1).sum(dim=-1)          # (B,)
+    go = moved & (lead <= max_lead)
+    shift = torch.where(go, lead, torch.zeros_like(lead))
+    idx = torch.arange(T, device=gt_mask.device)[None, :] + shift[:, None]     # (B, T)
+    inside = idx < T
+    idx = idx.clamp(max=T - 1)
+    future = torch.gather(gt_future, 1, idx[..., None].expand(-1, -1, gt_future.shape[-1]))
+    mask = torch.gather(gt_mask, 1, idx) * inside.to(gt_mask.dtype)
+    return future, mask, (~go).float(), has_future
+
+
+def gate_targets(batch: Dict[str, torch.Tensor], cfg: LossConfig):
+    """(gt_future, gt_mask, wait, has_future) the gated planner trains on (`cfg`'s rule)."""
+    future, mask = batch['gt_future'], batch['gt_mask'].float()
+    if cfg.depart_align_steps > 0:
+        return depart_aligned(future, mask, cfg.wait_travel_m, cfg.depart_align_steps)
+    wait, has_future = wait_labels(future, mask, cfg.wait_travel_m, cfg.wait_horizon)
+    return future, mask, wait, has_future
+
+
 def gated_waypoint_l1(gated_modes: torch.Tensor, gt_future: torch.Tensor, gt_mask: torch.Tensor,
                       command_onehot: torch.Tensor, wait: torch.Tensor) -> torch.Tensor:
     """`waypoint_l1` over the go and wait sets (B, 2, M, T, 2): a frame trains its command's
@@ -173,10 +206,9 @@ def distillation_losses(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Ten
         terms['mimic'] = feature_mimic_l1(out['planning_token'].float(), batch['teacher_token'])
     gated = out.get('gated_modes')
     if gated is not None:
-        wait, has_future = wait_labels(batch['gt_future'], mask, cfg.wait_travel_m,
-                                       cfg.wait_horizon)
+        gate_future, gate_mask, wait, has_future = gate_targets(batch, cfg)
     if cfg.waypoint_weight and gated is not None:
-        terms['waypoint'] = gated_waypoint_l1(gated.float(), batch['gt_future'].float(), mask,
+        terms['waypoint'] = gated_waypoint_l1(gated.float(), gate_future.float(), gate_mask,
                                               batch['command_onehot'].float(), wait)
     elif cfg.waypoint_weight:
         terms['waypoint'] = waypoint_l1(out['all_modes'].float(), batch['gt_future'].float(),
@@ -231,8 +263,7 @@ def wait_gate_stats(out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor]
                     cfg: LossConfig) -> Dict[str, float]:
     """Validation figures of the go/wait gate over the frames with a future: `wait_acc`
     (the gate's decision `out['wait']` = the label), `wait_label_rate`, `wait_pred_rate`."""
-    wait, has = wait_labels(batch['gt_future'], batch['gt_mask'].float(), cfg.wait_travel_m,
-                            cfg.wait_horizon)
+    _, _, wait, has = gate_targets(batch, cfg)
     pred, has = out['wait'].float(), has.float()
     n = has.sum().clamp(min=1)
     return {'wait_acc': float(((pred == wait).float() * has).sum() / n),
