@@ -70,8 +70,8 @@ def depart_aligned(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: flo
     `max_lead` gets its future shifted `lead` waypoints earlier (the tail masked): it learns
     to drive off now. wait (B,) = 1 unless the frame travels and lead <= max_lead.
     Returns (gt_future, gt_mask, wait, has_future); gt_future (B, T, 2), gt_mask (B, T)."""
-    moved = wait_labels(gt_future, gt_mask, travel_m)[0] < 0.5
-    has_future = (gt_mask > 0).any(dim=-1)
+    stays, has_future = wait_labels(gt_future, gt_mask, travel_m)
+    moved = stays < 0.5
     T = gt_mask.shape[-1]
     at_rest = (torch.linalg.norm(gt_future.float(), dim=-1) < rest_m) & (gt_mask > 0)
     lead = torch.cumprod(at_rest.to(torch.int64), dim=-1).sum(dim=-1)          # (B,)

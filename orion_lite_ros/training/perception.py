@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from orion_lite_ros.model import geometry
+from orion_lite_ros.model.student import TRAFFIC_LIGHT_CLASS as TRAFFIC_LIGHT
 
-# ORION's (Bench2Drive) detection classes
-CAR, TRAFFIC_SIGN, TRAFFIC_LIGHT, PEDESTRIAN, OTHERS = 0, 4, 6, 7, 8
+# ORION's (Bench2Drive) detection classes (traffic light: the class the gate reads)
+CAR, TRAFFIC_SIGN, PEDESTRIAN, OTHERS = 0, 4, 7, 8
 SIM_CLASS_TO_DET = {0: CAR, 1: PEDESTRIAN, 2: OTHERS}       # sim.world CLASS_*
 OBJECT_DIM = 12
 LANE_BOUNDARY_CLASS = 2
