@@ -182,3 +182,25 @@ def test_depart_aligned_targets_go_now_after_a_short_rest():
     assert wait.tolist() == [0.0, 1.0, 0.0, 1.0] and has.all()
     assert f[0, :4, 0].tolist() == [1.0, 3.0, 6.0, 10.0] and m[0].tolist() == [1, 1, 1, 1, 0, 0]
     assert torch.equal(f[1:], future[1:]) and torch.equal(m[1:], mask[1:])
+
+
+def test_depart_aligned_by_the_recorded_reaction_hold():
+    import torch
+
+    from orion_lite_ros.training.config import LossConfig
+    from orion_lite_ros.training.losses import gate_targets
+    x = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, 3.0],     # held by its reaction: go now
+                      [0.0, 0.0, 1.0, 3.0, 6.0, 10.0],    # still constrained: wait
+                      [0.2, 1.0, 3.0, 6.0, 10.0, 14.0],   # departing: go (lead 1 <= 1)
+                      [0.0] * 6])                         # stays
+    future = torch.stack([x, torch.zeros_like(x)], dim=-1)
+    batch = {'gt_future': future, 'gt_mask': torch.ones(4, 6),
+             'reaction_hold': torch.tensor([1.0, 0.0, 0.0, 0.0])}
+    cfg = LossConfig(depart_align_hold=True, depart_align_steps=1)
+    f, m, wait, has = gate_targets(batch, cfg)
+    assert wait.tolist() == [0.0, 1.0, 0.0, 1.0] and has.all()
+    assert f[0, :2, 0].tolist() == [1.0, 3.0] and m[0].tolist() == [1, 1, 0, 0, 0, 0]
+    assert f[2, :5, 0].tolist() == [1.0, 3.0, 6.0, 10.0, 14.0]
+    assert torch.equal(f[[1, 3]], future[[1, 3]])
+    with pytest.raises(KeyError, match='reaction label'):
+        gate_targets({'gt_future': future, 'gt_mask': torch.ones(4, 6)}, cfg)

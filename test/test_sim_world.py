@@ -184,3 +184,29 @@ def test_expert_restart_reaction_after_any_constraint(family):
     assert rested - prompt == pytest.approx(1.5, abs=0.1)   # then 1.5 s more before it went
     assert record.status == 'Completed'
     assert [i for i in record.infractions if i.kind != rec.MIN_SPEED] == []
+
+
+@pytest.mark.parametrize('family,config', [
+    ('stop_sign', {'expert_restart_reaction_s': 1.5}),
+    ('red_light', {'expert_restart_reaction_s': 1.5}),
+    ('red_light', {'expert_green_reaction_s': 1.5})])
+def test_expert_reaction_hold_marks_only_the_reaction_time(family, config):
+    """`Expert.reaction_hold` (the datagen's go label at rest) is set exactly while the
+    expert waits out its reaction time at rest, and never without one."""
+    route = scenario_route(family, 3)
+
+    def held_s(backend):
+        backend.load_route(route)
+        held = 0.0
+        for _ in range(4000):
+            control = backend.expert_control()
+            if backend.expert_reaction_hold():
+                assert abs(backend.world.ego.speed_mps) <= 0.05
+                held += backend.world.dt_s
+            if backend.apply_and_tick(control).done:
+                break
+        return held
+
+    assert held_s(_physics_backend()) == 0.0
+    assert held_s(EmbeddedBackend(SimConfig(render=False, **config))) == pytest.approx(
+        1.5, abs=0.1)

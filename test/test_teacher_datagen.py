@@ -69,6 +69,8 @@ def test_episode_is_readable_with_labels_and_tokens(episodes):
         assert all(PREFIX + k in f for k in TOKEN_KEYS)
         assert f['agent_future_xy'].shape == (len(f['agent_xy']), 6, 2)
         assert f['lane_points'].shape[1:] == (5, 2)
+        assert f['expert_reaction_hold'] == 0.0      # no reaction time configured
+    assert sample['reaction_hold'] == 0.0 and sample['rest_s'] >= 0.0
 
 
 def test_perturbed_episode_has_cut_labels(episodes):
@@ -94,6 +96,23 @@ def test_resume_skips_finished_and_redoes_incomplete_identically(episodes):
     with np.load(f'{ep}/frames/000002.npz') as f:
         for k, v in before.items():
             np.testing.assert_array_equal(f[k], v)
+
+
+def test_failed_episodes_are_set_aside_unless_kept(tmp_path):
+    from dataclasses import replace
+    route = replace(training_routes([0], ['lead_brake'])[0], timeout_s=1.0)   # times out
+    cfg = DatagenConfig(**{**CFG.__dict__, 'out_dir': str(tmp_path / 'a'),
+                           'perturbed_per_route': 0, 'render': False})
+    [summary] = generate(cfg, [route], log=lambda s: None)
+    assert summary['status'].startswith('Failed') and summary['kept'] is False
+    assert (tmp_path / 'a' / '_failed' / 'lead_brake_0_p0' / 'meta.json').is_file()
+    assert not (tmp_path / 'a' / 'lead_brake_0_p0').exists()
+    assert generate(cfg, [route], log=lambda s: None) == []          # finished: not redone
+    with pytest.raises(FileNotFoundError):
+        EpisodeDataset(cfg.out_dir)                                  # nothing to train on
+    kept = replace(cfg, out_dir=str(tmp_path / 'b'), keep_failed=True)
+    assert generate(kept, [route], log=lambda s: None)[0]['kept'] is True
+    assert len(EpisodeDataset(kept.out_dir)) > 0
 
 
 def test_heldout_seeds_are_refused():

@@ -180,6 +180,10 @@ class NavConfig:
     # Opt-in (model_config / nav.condition_query=true): a grafted standalone student would
     # otherwise plan differently in its host.
     condition_query: bool = False
+    # > 0: a 7th input, the time the ego has been at rest (speed below nav_token.REST_SPEED_MPS
+    # since that frame) / this, clipped at 1: how long it has waited at a stop sign or after a
+    # constraint cleared is not in a single frame (issue 16 run 14). 0: off (6 inputs).
+    rest_scale_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,7 @@ class InferenceEngine:
         self._passthrough_cfg = replace(self.preprocess_cfg, jpeg_reencode=False)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self._streams: Dict[str, Optional[dict]] = {}
+        self._rest_since: Dict[str, Optional[int]] = {}   # stream -> stamp its rest began
         self._warned_commands = set()
         self._maybe_compile()
         self.warmup(cfg.warmup_iters)
@@ -195,9 +196,11 @@ class InferenceEngine:
         whatever routes this engine drove before it)."""
         if stream is None:
             self._streams.clear()
+            self._rest_since.clear()
             self.generator.manual_seed(self.cfg.seed)
         else:
             self._streams.pop(stream, None)
+            self._rest_since.pop(stream, None)
 
     def command_for(self, requested: int) -> int:
         """The command the head plans with: `requested`, or LANE_FOLLOW when the checkpoint's
@@ -339,17 +342,30 @@ class InferenceEngine:
         noise = 'mean' if self.cfg.vae_mode == 'mean' else self.generator
         self.model.set_memory(self._streams.get(stream) if self.cfg.temporal_memory else None)
         x = enc.inputs
+        rest_s = self._rest_times(enc.preps, stream)
         try:
             with torch.inference_mode():
                 out = self.model.forward_features(
                     enc.feats, enc.lidar2img, x['can_bus'], x['command'], noise=noise,
                     timestamp_s=x['timestamp_s'], view_hw=enc.view_hw,
-                    target_point=x['target_point'])
+                    target_point=x['target_point'], rest_s=rest_s)
             if self.cfg.temporal_memory:
                 self._streams[stream] = self.model.get_memory()
         finally:
             self.model.set_memory(None)
         return out
+
+    def _rest_times(self, preps, stream: str) -> Optional[torch.Tensor]:
+        """(B,) seconds at rest of `preps` (in order), continuing the stream's rest; None
+        when the model has no rest input (nav.rest_scale_s)."""
+        if not (self.model_cfg.nav.enabled and self.model_cfg.nav.rest_scale_s > 0):
+            return None
+        from orion_lite_ros.model.nav_token import rest_times
+        frames = [p.frame for p in preps]
+        rest, self._rest_since[stream] = rest_times(
+            [f.stamp_ns for f in frames], [f.ego.speed_mps for f in frames],
+            self._rest_since.get(stream))
+        return torch.tensor(rest, dtype=torch.float32, device=self.device)
 
     def _views_of(self, frame: FrameInputs, reuse_buffer: bool, cfg: PreprocessConfig):
         n = np.asarray(frame.images).shape[0]

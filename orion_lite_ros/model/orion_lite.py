@@ -63,33 +63,36 @@ class OrionLite(nn.Module):
                 gt_future: Optional[torch.Tensor] = None,
                 timestamp_s: Optional[torch.Tensor] = None,
                 detach_plan: bool = False, reset: Optional[torch.Tensor] = None,
-                target_point: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+                target_point: Optional[torch.Tensor] = None,
+                rest_s: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """images (B, N_cam, 3, H, W) RGB 0..255; intrinsics (B, N_cam, 3, 3) pixels of the
         model view; cam_to_ego (B, N_cam, 4, 4) optical frame -> REP-103 ego; can_bus (B, 18)
         as `geometry.can_bus_from_ego`; command (B,) long; timestamp_s (B,) optional (else
         frames `frame_dt_s` apart); reset (B,) bool: clear the memories (scene change);
         detach_plan: see StudentPlanner.forward; target_point (B, 2) route target point, ego
-        frame (m), read by the route/ego token when `cfg.nav.enabled`.
+        frame (m), and rest_s (B,) seconds at rest (nav_token.rest_times), read by the
+        route/ego token when `cfg.nav.enabled` (rest_s with `cfg.nav.rest_scale_s`).
         Returns StudentPlanner's dict plus `tokens` and the QT-Former outputs."""
         feats = self.encode(images)
         return self.forward_features(feats, geometry.lidar2img(intrinsics, cam_to_ego),
                                      can_bus, command, noise, gt_future, timestamp_s,
                                      detach_plan, tuple(images.shape[-2:]), reset,
-                                     target_point)
+                                     target_point, rest_s)
 
     def forward_features(self, feats: torch.Tensor, lidar2img: torch.Tensor,
                          can_bus: torch.Tensor, command: torch.Tensor, noise: Noise = None,
                          gt_future: Optional[torch.Tensor] = None,
                          timestamp_s: Optional[torch.Tensor] = None, detach_plan: bool = False,
                          view_hw=None, reset: Optional[torch.Tensor] = None,
-                         target_point: Optional[torch.Tensor] = None
+                         target_point: Optional[torch.Tensor] = None,
+                         rest_s: Optional[torch.Tensor] = None
                          ) -> Dict[str, torch.Tensor]:
         """The model after the backbone, in the official conventions: feats (B, N, gh, gw, C),
         lidar2img (B, N, 4, 4) model-view pixels."""
         out = self.qt_former(feats, lidar2img, can_bus, command, timestamp_s, view_hw, reset)
         query_bias = None
         if self.nav_token is not None:
-            nav = self.nav_token(can_bus, target_point).to(out['tokens'].dtype)
+            nav = self.nav_token(can_bus, target_point, rest_s).to(out['tokens'].dtype)
             out['tokens'] = torch.cat([out['tokens'], nav], dim=1)
             query_bias = self.nav_token.query_bias(nav)
         gate_lights = None

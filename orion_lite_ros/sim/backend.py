@@ -101,6 +101,11 @@ class EmbeddedBackend:
                 restart_reaction_s=self.config.expert_restart_reaction_s))
         return self._expert.run_step()
 
+    def expert_reaction_hold(self) -> bool:
+        """Whether the last `expert_control` held the ego at rest only for its reaction time
+        (`Expert.reaction_hold`: whatever held it has cleared)."""
+        return self._expert is not None and self._expert.reaction_hold
+
     def ground_truth(self) -> GroundTruth:
         return snapshot(self.world)
 

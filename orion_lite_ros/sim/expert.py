@@ -120,6 +120,8 @@ class Expert:
     _held_at_rest: bool = False       # a constraint holds the ego at rest (restart reaction)
     _reaction_s: float = 0.0          # time at rest since that constraint cleared
     _reacted: bool = False            # reacted since the ego last drove (no creep cycles)
+    reaction_hold: bool = False       # last step: held at rest only by a reaction time (the
+                                      # constraints had cleared; a "go" frame for training)
 
     def __post_init__(self):
         self._speed_pid = PID(self.cfg.speed_kp, self.cfg.speed_ki, self.cfg.speed_kd)
@@ -201,9 +203,17 @@ class Expert:
             can_stop = gap > w.ego.speed_mps ** 2 / (2 * 3.5)
             if state == RED or (state == AMBER and can_stop):
                 v = min(v, self._v_stop(gap) if gap > 0.3 else 0.0)
-            elif state == GREEN and self._reacting(key, gap):
-                v = 0.0
         return v
+
+    def _green_hold(self, s_ego: float) -> bool:
+        """At rest at the line of an on-route light in its green reaction time."""
+        if self.cfg.green_reaction_s <= 0:
+            return False
+        front = s_ego + 0.5 * self.world.ego_params.length_m
+        states = self.world.light_states()
+        return any(states.get(key) == GREEN and self._reacting(key, s_line - front - 1.0)
+                   for key, s_line, is_sign in self._lines
+                   if not is_sign and s_line - front - 1.0 >= -1.0)
 
     def _reacting(self, light_id: str, gap_m: float) -> bool:
         """Stopped at the line of a light that turned green less than green_reaction_s ago."""
@@ -246,12 +256,14 @@ class Expert:
 
     def target_speed_mps(self) -> float:
         """The tightest constraint's speed; called once per step (it advances the restart
-        reaction's clock)."""
+        reaction's clock). Sets `reaction_hold`."""
         s = self._ego_s()
-        v = float(min(self.cfg.cruise_speed_mps, self._curve_speed(s),
-                      self._obstacle_speed(s), self._line_speed(s),
-                      self._conflict_speed(s)))
-        return self._restart_reaction(v)
+        free = float(min(self.cfg.cruise_speed_mps, self._curve_speed(s),
+                         self._obstacle_speed(s), self._line_speed(s),
+                         self._conflict_speed(s)))
+        v = self._restart_reaction(0.0 if self._green_hold(s) else free)
+        self.reaction_hold = v < 0.1 <= free
+        return v
 
     def _restart_reaction(self, v_target: float) -> float:
         """Hold 0 for restart_reaction_s at rest after a constraint that held the ego at

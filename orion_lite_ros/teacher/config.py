@@ -75,6 +75,9 @@ class DatagenConfig:
     teacher_checkpoint: str = ''                     # record its planning token per frame
     expert_green_reaction_s: float = 0.0             # the expert waits this long on green
     expert_restart_reaction_s: float = 0.0           # ... and after any constraint clears
+    keep_failed: bool = False                        # False: an episode the (perturbed)
+    # expert ended failed (timed out, blocked, deviated) goes to <out_dir>/_failed/, out of
+    # the training set (a stop at max_steps is no failure)
     perturb: PerturbConfig = field(default_factory=PerturbConfig)
     tokens: TokenConfig = field(default_factory=TokenConfig)
 

@@ -16,6 +16,7 @@ skipped, incomplete ones (no meta.json) are recorded again.
 """
 from collections import deque
 from dataclasses import asdict, dataclass, field
+import os
 from pathlib import Path
 import shutil
 import time
@@ -27,6 +28,7 @@ import numpy as np
 from orion_lite_ros.bridge.backend import ControlInput, RouteSpec
 from orion_lite_ros.layout import NUM_WAYPOINTS, WAYPOINT_DT_S
 from orion_lite_ros.model.geometry import can_bus_from_ego
+from orion_lite_ros.sim.infractions import STATUS_COMPLETED
 from orion_lite_ros.teacher.config import DatagenConfig, PerturbConfig
 from orion_lite_ros.teacher.scene import SceneReader
 from orion_lite_ros.teacher.tokens import to_ego, to_extras
@@ -141,7 +143,7 @@ class EpisodeRecorder:
                                camera_names=cfg.camera_names, route_id=route.route_id,
                                family=route.scenario, seed=route.seed, perturbed=index > 0,
                                datagen=_jsonable(asdict(cfg)))
-        trace, pending, written = StepTrace(), deque(), 0
+        trace, pending, written, ended = StepTrace(), deque(), 0, False
         for step in range(cfg.max_steps):
             tokens, nav = scene.read()
             time_s = backend.world.time_s
@@ -152,13 +154,18 @@ class EpisodeRecorder:
             status = backend.apply_and_tick(control)
             written += self._flush(writer, trace, pending, final=status.done)
             if status.done:
+                ended = True
                 break
         written += self._flush(writer, trace, pending, final=True)
         record = backend.finish_route()
         writer.meta.update(status=record.status, infractions=len(record.infractions),
                            completion_pct=record.route_completion_pct)
         writer.close()
-        return {'episode': writer.dir.name, 'frames': written, 'status': record.status}
+        failed = ended and record.status != STATUS_COMPLETED
+        if failed and not cfg.keep_failed:
+            set_aside(writer.dir)
+        return {'episode': writer.dir.name, 'frames': written, 'status': record.status,
+                'kept': not (failed and not cfg.keep_failed)}
 
     def _trace(self, trace: StepTrace, noisy: bool) -> None:
         gt = self.backend.ground_truth()
@@ -186,6 +193,9 @@ class EpisodeRecorder:
                             np.asarray(nav.target_point, np.float32))
         lanes = tokens['lanes'][tokens['lanes_mask']]
         extras = {'lane_points': lanes.astype(np.float32), **to_extras(tokens)}
+        hold = getattr(self.backend, 'expert_reaction_hold', None)
+        if hold is not None:   # "free to go, the expert still reacting" (training labels)
+            extras['expert_reaction_hold'] = np.float32(hold())
         if self.teacher is not None:
             extras['teacher_token'] = planning_token(self.teacher, tokens)
         return Pending(step, frame, extras)
@@ -230,8 +240,21 @@ def _jsonable(value):
     return value
 
 
+FAILED_DIR = '_failed'
+
+
+def set_aside(episode_dir: Path) -> Path:
+    """Move a finished episode to <out_dir>/_failed/ (out of `EpisodeDataset`'s reach)."""
+    episode_dir = Path(episode_dir)
+    dest = episode_dir.parent / FAILED_DIR / episode_dir.name
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(exist_ok=True)
+    os.replace(episode_dir, dest)
+    return dest
+
+
 def is_finished(out_dir: Path, ep_id: str) -> bool:
-    return (Path(out_dir) / ep_id / 'meta.json').is_file()
+    return any((Path(out_dir) / sub / ep_id / 'meta.json').is_file() for sub in ('', FAILED_DIR))
 
 
 def generate(cfg: DatagenConfig, routes: List[RouteSpec], backend=None, log=print

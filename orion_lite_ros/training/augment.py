@@ -26,8 +26,31 @@ def hide_ego_motion(can_bus: torch.Tensor, p: float,
         raise ValueError(f'can_bus must be (B, 18), got {tuple(can_bus.shape)}')
     if p == 0.0:
         return can_bus
-    drop = (torch.rand(can_bus.shape[0], generator=generator) < p).to(can_bus.device)
+    return _hidden(can_bus, _drops(can_bus.shape[0], p, generator).to(can_bus.device))
+
+
+def _drops(n: int, p: float, generator: Optional[torch.Generator]) -> torch.Tensor:
+    return torch.rand(n, generator=generator) < p
+
+
+def _hidden(can_bus: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
     cols = list(EGO_MOTION_INDICES)
     out = can_bus.clone()
     out[:, cols] = torch.where(drop[:, None], 0, can_bus[:, cols])
     return out
+
+
+def hide_ego_inputs(batch: dict, p: float, generator: Optional[torch.Generator] = None) -> dict:
+    """`batch` with `hide_ego_motion`'s drop applied to its CAN bus and, for the same
+    samples, its time at rest (`rest_s`, when present) zeroed: a dropped sample shows no ego
+    motion. The same draws as `hide_ego_motion` (one per sample)."""
+    can_bus = batch['can_bus']
+    hide_ego_motion(can_bus[:0], p)                     # validates p and the layout
+    if p == 0.0:
+        return batch
+    drop = _drops(can_bus.shape[0], p, generator).to(can_bus.device)
+    out = dict(batch, can_bus=_hidden(can_bus, drop))
+    if 'rest_s' in batch:
+        out['rest_s'] = torch.where(drop, torch.zeros_like(batch['rest_s']), batch['rest_s'])
+    return out
+

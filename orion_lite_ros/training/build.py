@@ -36,7 +36,8 @@ def build_dataset(cfg: TrainConfig, root: str) -> Dataset:
             extra['teacher'] = (str(features.root.resolve()) if features is not None
                                 else 'frames')
         key = dataset_key(root, view_hw=view_hw, preprocess=preprocess_config(cfg),
-                          max_lanes=cfg.max_lanes, max_agents=cfg.max_agents, **extra)
+                          max_lanes=cfg.max_lanes, max_agents=cfg.max_agents,
+                          fields=SAMPLE_FIELDS_VERSION, **extra)
         samples = cached(dataset, cfg.sample_cache, key, Path(root).name,
                          workers=cfg.num_workers)
         if mimic and 'teacher_token' not in samples.arrays:
@@ -106,6 +107,11 @@ def with_view_size(mcfg, view_h: int, view_w: int):
     return replace(mcfg, encoder=replace(mcfg.encoder, img_h=int(view_h), img_w=int(view_w)))
 
 
+# bump when EpisodeDataset's samples gain fields, so older sample caches are rebuilt
+# (2: reaction_hold and rest_s, issue 16 run 14)
+SAMPLE_FIELDS_VERSION = 2
+
+
 def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Module]:
     """(module to train, its OrionLiteConfig, module to export). Same seed on every rank (DDP
     also broadcasts rank 0's weights). `init_checkpoint` (model/checkpoint.py format or the
@@ -121,6 +127,8 @@ def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Mod
         mcfg = model_config(cfg)
         model = StudentPlanner(mcfg) if cfg.target == 'student' else OrionLite(mcfg)
     mcfg = with_nav_target_dropout(model, mcfg, cfg.nav_target_dropout)
+    if cfg.nav_rest_scale_s > 0:
+        mcfg = with_nav_rest(model, mcfg, cfg.nav_rest_scale_s)
     if cfg.plan_wait_gate_lights:
         mcfg = with_gate_lights(model, mcfg)
     export = model
@@ -155,6 +163,31 @@ def with_gate_lights(model: torch.nn.Module, mcfg):
     student.wait_head = new
     mcfg = replace(mcfg, planner=replace(mcfg.planner, wait_gate_lights=True))
     model.cfg = student.cfg = mcfg
+    return mcfg
+
+
+def with_nav_rest(model: torch.nn.Module, mcfg, scale_s: float):
+    """`mcfg` (and `model`'s route/ego token) reading the time at rest / `scale_s`
+    (NavConfig.rest_scale_s). A token without that input is widened: its first layer gets a
+    zero-weight column for it, so the widened model plans as before."""
+    token = getattr(model, 'nav_token', None)
+    if not mcfg.nav.enabled or token is None:
+        raise ValueError('nav_rest_scale_s needs a model with the route/ego token (nav.enabled)')
+    had = mcfg.nav.rest_scale_s > 0
+    mcfg = replace(mcfg, nav=replace(mcfg.nav, rest_scale_s=float(scale_s)))
+    if not had:
+        old = token.mlp[0]
+        new = torch.nn.Linear(old.in_features + 1, old.out_features).to(old.weight.device,
+                                                                         old.weight.dtype)
+        with torch.no_grad():
+            new.weight.zero_()
+            new.weight[:, :old.in_features] = old.weight
+            new.bias.copy_(old.bias)
+        token.mlp[0] = new
+    token.cfg = mcfg.nav
+    model.cfg = mcfg
+    if getattr(model, 'student_model', None) is not None:
+        model.student_model.cfg = mcfg
     return mcfg
 
 

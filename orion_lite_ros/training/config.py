@@ -54,6 +54,11 @@ class LossConfig:
     # dropped, the tail masked): replanned every step, a "rest a while, then go" target is
     # a plan that never goes. Later departures are "wait" frames (horizon rule unused).
     depart_align_steps: int = 0
+    # Departure alignment by the recorded label instead of the lead alone: a frame whose
+    # expert was held at rest only by its reaction time (episodes' `expert_reaction_hold`,
+    # recorded by the datagen: whatever held it had cleared) is a go frame aligned to move
+    # now, whatever its lead; other frames at rest go only within depart_align_steps.
+    depart_align_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,9 @@ class TrainConfig:
     # (NavConfig.target_dropout, model default 0.1), also when fine-tuning a checkpoint. A high
     # drop leaves the steering of those samples to the command and the cameras (issue 16).
     nav_target_dropout: float = -1.0
+    # > 0: the route/ego token also reads the time at rest / this (NavConfig.rest_scale_s);
+    # an init_checkpoint without it gets the input with zero weights (plans unchanged)
+    nav_rest_scale_s: float = 0.0
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()

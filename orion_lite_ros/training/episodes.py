@@ -136,6 +136,19 @@ def _object_fields(frame, max_objects: int) -> Dict[str, np.ndarray]:
     return {'gt_objects': objects, 'gt_objects_mask': mask}
 
 
+def rest_from_poses(stamps_ns: np.ndarray, poses: np.ndarray) -> np.ndarray:
+    """(N,) seconds at rest of an episode's frames (model/nav_token.rest_times), the speed
+    of each frame taken from its pose and the previous one's (the first frame: at rest)."""
+    from orion_lite_ros.model.nav_token import rest_times
+    stamps = np.asarray(stamps_ns, np.int64)
+    if len(stamps) == 0:
+        return np.zeros(0, np.float32)
+    dist = np.linalg.norm(np.diff(poses[:, :2], axis=0), axis=1)
+    dt = np.maximum(np.diff(stamps) * 1e-9, 1e-6)
+    speeds = np.concatenate([[0.0], dist / dt])
+    return np.asarray(rest_times(stamps, speeds)[0], np.float32)
+
+
 class EpisodeDataset(Dataset):
     """Every frame of every complete episode under `root`, as torch sample dicts.
 
@@ -155,6 +168,7 @@ class EpisodeDataset(Dataset):
         self.cache, self.require_teacher = cache, require_teacher
         self.index: List[Tuple[Path, int]] = []
         self.timing: Dict[Path, Tuple[np.ndarray, np.ndarray]] = {}
+        self.rest_s: Dict[Path, np.ndarray] = {}
         for meta_path in sorted(self.root.glob('*/meta.json')):
             meta = json.loads(meta_path.read_text())
             if meta.get('format') != FORMAT or meta.get('version', 0) > VERSION:
@@ -163,6 +177,7 @@ class EpisodeDataset(Dataset):
             stamps = np.array([f['stamp_ns'] for f in meta['frames']], np.int64)
             poses = np.array([f['pose'] for f in meta['frames']], np.float64).reshape(-1, 3)
             self.timing[ep] = (stamps, poses)
+            self.rest_s[ep] = rest_from_poses(stamps, poses)
             self.index += [(ep, i) for i in range(len(stamps))]
         if not self.index:
             raise FileNotFoundError(f'no complete episodes (with meta.json) under {self.root}')
@@ -219,7 +234,9 @@ class EpisodeDataset(Dataset):
                 'cam_to_ego': frame['cam_to_ego'], 'can_bus': can_bus,
                 'ego_twist': frame['ego_twist'], 'target_point': frame['target_point'],
                 'command': np.int64(command), 'command_onehot': onehot,
-                'gt_future': fut, 'gt_mask': mask}
+                'gt_future': fut, 'gt_mask': mask,
+                'reaction_hold': np.float32(frame.get('expert_reaction_hold', 0.0)),
+                'rest_s': np.float32(self.rest_s[ep][i])}
 
     def _views(self, frame):
         from orion_lite_ros.model.preprocess import PreprocessConfig, preprocess_views

@@ -62,20 +62,24 @@ def wait_labels(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float,
 
 
 def depart_aligned(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: float,
-                   max_lead: int, rest_m: float = 0.3):
-    """Departure-aligned targets and go/wait labels (LossConfig.depart_align_steps).
+                   max_lead: int, rest_m: float = 0.3, hold=None):
+    """Departure-aligned targets and go/wait labels (LossConfig.depart_align_steps/_hold).
 
     lead = the leading valid waypoints within `rest_m` of the origin (the expert still at
-    rest). A frame that travels `travel_m` by its last valid waypoint with 0 < lead <=
-    `max_lead` gets its future shifted `lead` waypoints earlier (the tail masked): it learns
-    to drive off now. wait (B,) = 1 unless the frame travels and lead <= max_lead.
+    rest). A go frame travels `travel_m` by its last valid waypoint and has lead <=
+    `max_lead`, or (with `hold` (B,), 1 where the expert was held only by its reaction
+    time) any lead where hold is set. A go frame's future is shifted `lead` waypoints
+    earlier (the tail masked): it learns to drive off now. wait (B,) = 1 - go.
     Returns (gt_future, gt_mask, wait, has_future); gt_future (B, T, 2), gt_mask (B, T)."""
     stays, has_future = wait_labels(gt_future, gt_mask, travel_m)
     moved = stays < 0.5
     T = gt_mask.shape[-1]
     at_rest = (torch.linalg.norm(gt_future.float(), dim=-1) < rest_m) & (gt_mask > 0)
     lead = torch.cumprod(at_rest.to(torch.int64), dim=-1).sum(dim=-1)          # (B,)
-    go = moved & (lead <= max_lead)
+    free = lead <= max_lead
+    if hold is not None:
+        free = free | (hold.reshape(-1) > 0.5)
+    go = moved & free
     shift = torch.where(go, lead, torch.zeros_like(lead))
     idx = torch.arange(T, device=gt_mask.device)[None, :] + shift[:, None]     # (B, T)
     inside = idx < T
@@ -88,6 +92,13 @@ def depart_aligned(gt_future: torch.Tensor, gt_mask: torch.Tensor, travel_m: flo
 def gate_targets(batch: Dict[str, torch.Tensor], cfg: LossConfig):
     """(gt_future, gt_mask, wait, has_future) the gated planner trains on (`cfg`'s rule)."""
     future, mask = batch['gt_future'], batch['gt_mask'].float()
+    if cfg.depart_align_hold:
+        if 'reaction_hold' not in batch:
+            raise KeyError("loss.depart_align_hold needs episodes recorded with the expert's "
+                           'reaction label (expert_reaction_hold: datagen with '
+                           'expert_restart_reaction_s > 0)')
+        return depart_aligned(future, mask, cfg.wait_travel_m, cfg.depart_align_steps,
+                              hold=batch['reaction_hold'])
     if cfg.depart_align_steps > 0:
         return depart_aligned(future, mask, cfg.wait_travel_m, cfg.depart_align_steps)
     wait, has_future = wait_labels(future, mask, cfg.wait_travel_m, cfg.wait_horizon)

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from orion_lite_ros.eval.sensitivity import sensitivity
 from orion_lite_ros.layout import WAYPOINT_DT_S
-from orion_lite_ros.training.augment import check_speed_dropout, hide_ego_motion
+from orion_lite_ros.training.augment import check_speed_dropout, hide_ego_inputs
 from orion_lite_ros.training.config import TrainConfig
 from orion_lite_ros.training.losses import distillation_losses, wait_gate_stats
 from orion_lite_ros.training.metrics import OpenLoopL2
@@ -193,7 +193,7 @@ def forward_model(model, batch: Dict[str, Any], target: str, mean_plan: bool = F
             raise ValueError('target=full needs model views: EpisodeDataset(view_hw=...)')
         return model(images, batch['intrinsics'].float(), batch['cam_to_ego'].float(),
                      batch['can_bus'], batch['command'], target_point=batch.get('target_point'),
-                     **kwargs)
+                     rest_s=batch.get('rest_s'), **kwargs)
     raise ValueError(f'unknown target {target!r} (student | full)')
 
 
@@ -323,8 +323,7 @@ class Trainer:
         batch = to_device(batch, self.dist.device)
         inputs = batch
         if self.cfg.speed_dropout:
-            inputs = dict(batch, can_bus=hide_ego_motion(batch['can_bus'],
-                                                         self.cfg.speed_dropout, self._aug_gen))
+            inputs = hide_ego_inputs(batch, self.cfg.speed_dropout, self._aug_gen)
         with torch.autocast(self.dist.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
             out = forward_model(self.model, inputs, self.cfg.target,
