@@ -189,13 +189,9 @@ class Expert:
 
     def _line_speed(self, s_ego: float) -> float:
         w = self.world
-        front = s_ego + 0.5 * w.ego_params.length_m
         v = np.inf
         states = w.light_states()
-        for key, s_line, is_sign in self._lines:
-            gap = s_line - front - 1.0
-            if gap < -1.0:
-                continue
+        for key, gap, is_sign in self._lines_ahead(s_ego):
             if is_sign:
                 v = min(v, self._stop_sign_speed(key, gap))
                 continue
@@ -205,15 +201,21 @@ class Expert:
                 v = min(v, self._v_stop(gap) if gap > 0.3 else 0.0)
         return v
 
+    def _lines_ahead(self, s_ego: float):
+        """(id, gap m, is_stop_sign) of the route's stop lines not yet passed."""
+        front = s_ego + 0.5 * self.world.ego_params.length_m
+        for key, s_line, is_sign in self._lines:
+            gap = s_line - front - 1.0
+            if gap >= -1.0:
+                yield key, gap, is_sign
+
     def _green_hold(self, s_ego: float) -> bool:
         """At rest at the line of an on-route light in its green reaction time."""
         if self.cfg.green_reaction_s <= 0:
             return False
-        front = s_ego + 0.5 * self.world.ego_params.length_m
         states = self.world.light_states()
-        return any(states.get(key) == GREEN and self._reacting(key, s_line - front - 1.0)
-                   for key, s_line, is_sign in self._lines
-                   if not is_sign and s_line - front - 1.0 >= -1.0)
+        return any(states.get(key) == GREEN and self._reacting(key, gap)
+                   for key, gap, is_sign in self._lines_ahead(s_ego) if not is_sign)
 
     def _reacting(self, light_id: str, gap_m: float) -> bool:
         """Stopped at the line of a light that turned green less than green_reaction_s ago."""

@@ -161,11 +161,11 @@ class EpisodeRecorder:
         writer.meta.update(status=record.status, infractions=len(record.infractions),
                            completion_pct=record.route_completion_pct)
         writer.close()
-        failed = ended and record.status != STATUS_COMPLETED
-        if failed and not cfg.keep_failed:
+        drop = ended and record.status != STATUS_COMPLETED and not cfg.keep_failed
+        if drop:
             set_aside(writer.dir)
         return {'episode': writer.dir.name, 'frames': written, 'status': record.status,
-                'kept': not (failed and not cfg.keep_failed)}
+                'kept': not drop}
 
     def _trace(self, trace: StepTrace, noisy: bool) -> None:
         gt = self.backend.ground_truth()

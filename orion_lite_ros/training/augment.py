@@ -21,12 +21,16 @@ def hide_ego_motion(can_bus: torch.Tensor, p: float,
                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """(B, 18) CAN bus -> a copy in which each sample's speed and forward/lateral acceleration
     are zeroed with probability `p` (the rest unchanged)."""
-    check_speed_dropout(p)
-    if can_bus.ndim != 2 or can_bus.shape[1] <= max(EGO_MOTION_INDICES):
-        raise ValueError(f'can_bus must be (B, 18), got {tuple(can_bus.shape)}')
+    _check(can_bus, p)
     if p == 0.0:
         return can_bus
     return _hidden(can_bus, _drops(can_bus.shape[0], p, generator).to(can_bus.device))
+
+
+def _check(can_bus: torch.Tensor, p: float) -> None:
+    check_speed_dropout(p)
+    if can_bus.ndim != 2 or can_bus.shape[1] <= max(EGO_MOTION_INDICES):
+        raise ValueError(f'can_bus must be (B, 18), got {tuple(can_bus.shape)}')
 
 
 def _drops(n: int, p: float, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -45,7 +49,7 @@ def hide_ego_inputs(batch: dict, p: float, generator: Optional[torch.Generator] 
     samples, its time at rest (`rest_s`, when present) zeroed: a dropped sample shows no ego
     motion. The same draws as `hide_ego_motion` (one per sample)."""
     can_bus = batch['can_bus']
-    hide_ego_motion(can_bus[:0], p)                     # validates p and the layout
+    _check(can_bus, p)
     if p == 0.0:
         return batch
     drop = _drops(can_bus.shape[0], p, generator).to(can_bus.device)
