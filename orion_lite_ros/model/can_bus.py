@@ -15,6 +15,15 @@ acceleration (forward, left, up incl. gravity), 13-15 angular rates (yaw rate at
 import torch
 
 CAN_BUS_CMD_DIM = 19
+PLANAR_ACCEL = (10, 11)          # forward and left IMU acceleration in the CAN bus
+
+
+def without_planar_accel(can_bus: torch.Tensor) -> torch.Tensor:
+    """(B, 18) CAN bus -> a copy with the forward/left acceleration zeroed
+    (OrionLiteConfig.ego_accel_input=False)."""
+    out = can_bus.clone()
+    out[:, list(PLANAR_ACCEL)] = 0.0
+    return out
 
 
 def ego_token_dim(can_bus_len: int, pose_blocks: int) -> int:

@@ -195,6 +195,12 @@ class OrionLiteConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     nav: NavConfig = field(default_factory=NavConfig)
+    # False (our students only; the authors' model reads it): the CAN bus's planar ego
+    # acceleration (can_bus.PLANAR_ACCEL) reads as zero for every token (the QT-Former's ego
+    # token, its memory rows, the route/ego token). A plan that reads its own acceleration
+    # keeps whatever speed it has: started from rest, the car settles at a crawl where the
+    # acceleration died out (issue 16, run 15).
+    ego_accel_input: bool = True
 
     @property
     def num_tokens(self) -> int:

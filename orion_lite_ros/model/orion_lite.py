@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from orion_lite_ros.model import geometry
+from orion_lite_ros.model.can_bus import without_planar_accel
 from orion_lite_ros.model.config import OrionLiteConfig
 from orion_lite_ros.model.eva_vit import EVAViT
 from orion_lite_ros.model.nav_token import NavToken
@@ -89,6 +90,8 @@ class OrionLite(nn.Module):
                          ) -> Dict[str, torch.Tensor]:
         """The model after the backbone, in the official conventions: feats (B, N, gh, gw, C),
         lidar2img (B, N, 4, 4) model-view pixels."""
+        if not self.cfg.ego_accel_input:
+            can_bus = without_planar_accel(can_bus)
         out = self.qt_former(feats, lidar2img, can_bus, command, timestamp_s, view_hw, reset)
         query_bias = None
         if self.nav_token is not None:

@@ -131,12 +131,26 @@ def build_model(cfg: TrainConfig) -> Tuple[torch.nn.Module, object, torch.nn.Mod
         mcfg = with_nav_rest(model, mcfg, cfg.nav_rest_scale_s)
     if cfg.plan_wait_gate_lights:
         mcfg = with_gate_lights(model, mcfg)
+    if not cfg.ego_accel_input:
+        mcfg = without_ego_accel(model, mcfg)
     export = model
     if cfg.target == 'student' and not _is_student(model):
         model = model.student_model
     if cfg.target == 'full' and cfg.freeze_perception:
         freeze_perception(model)
     return model, mcfg, export
+
+
+def without_ego_accel(model: torch.nn.Module, mcfg):
+    """`mcfg` (and `model`) reading no planar ego acceleration (ego_accel_input=False)."""
+    if not hasattr(model, 'qt_former'):
+        raise ValueError('ego_accel_input=false needs the full model (target=full): the '
+                         'acceleration enters through its QT-Former and route/ego token')
+    mcfg = replace(mcfg, ego_accel_input=False)
+    model.cfg = mcfg
+    if getattr(model, 'student_model', None) is not None:
+        model.student_model.cfg = mcfg
+    return mcfg
 
 
 def with_gate_lights(model: torch.nn.Module, mcfg):

@@ -109,6 +109,9 @@ class TrainConfig:
     # > 0: the route/ego token also reads the time at rest / this (NavConfig.rest_scale_s);
     # an init_checkpoint without it gets the input with zero weights (plans unchanged)
     nav_rest_scale_s: float = 0.0
+    # False: the model reads no planar ego acceleration (OrionLiteConfig.ego_accel_input), also
+    # when fine-tuning a checkpoint that did (no weights change: the inputs read as zero)
+    ego_accel_input: bool = True
     # Model
     target: str = 'student'              # 'student' (cached tokens) | 'full' (episodes)
     model_preset: str = 'mini'           # OrionLiteConfig.mini() | .orion_lite()
