@@ -13,7 +13,7 @@ import sys
 import torch
 
 from orion_lite_ros.eval.speed_profile import speed_profile, speed_sweep
-from orion_lite_ros.training.build import build_datasets, build_model
+from orion_lite_ros.training.build import validation_model
 from orion_lite_ros.training.config import load_config
 from orion_lite_ros.training.trainer import batch_ego_speed, forward_model
 
@@ -28,10 +28,8 @@ def main(argv=None) -> int:
     ap.add_argument('overrides', nargs='*')
     args = ap.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
-    _, val = build_datasets(cfg)
+    val, model = validation_model(cfg)
     val = torch.utils.data.Subset(val, range(0, len(val), args.every))
-    model, _, _ = build_model(cfg)
-    model.eval()
 
     def plan(batch):
         return forward_model(model, batch, cfg.target, mean_plan=True, with_gt=False)['waypoints']

@@ -16,7 +16,7 @@ import torch
 
 from orion_lite_ros.eval.sensitivity import PERTURBATIONS
 from orion_lite_ros.model.student import light_features
-from orion_lite_ros.training.build import build_datasets, build_model
+from orion_lite_ros.training.build import validation_model
 from orion_lite_ros.training.config import load_config
 from orion_lite_ros.training.losses import wait_labels
 from orion_lite_ros.training.perception import TRAFFIC_LIGHT
@@ -48,9 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument('overrides', nargs='*')
     args = ap.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
-    _, val = build_datasets(cfg)
-    model, _, _ = build_model(cfg)
-    model.eval()
+    val, model = validation_model(cfg)
     loader = torch.utils.data.DataLoader(val, batch_size=32, shuffle=False, num_workers=0)
     views = {'recorded': lambda b: b, 'black_views': PERTURBATIONS['black_views'],
              'ego_stopped': PERTURBATIONS['ego_stopped']}

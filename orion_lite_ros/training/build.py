@@ -147,10 +147,24 @@ def without_ego_accel(model: torch.nn.Module, mcfg):
         raise ValueError('ego_accel_input=false needs the full model (target=full): the '
                          'acceleration enters through its QT-Former and route/ego token')
     mcfg = replace(mcfg, ego_accel_input=False)
+    _adopt(model, mcfg)
+    return mcfg
+
+
+def _adopt(model: torch.nn.Module, mcfg) -> None:
+    """`model` (and its student, when it has one) carry `mcfg` from now on."""
     model.cfg = mcfg
     if getattr(model, 'student_model', None) is not None:
         model.student_model.cfg = mcfg
-    return mcfg
+
+
+def validation_model(cfg: TrainConfig):
+    """(validation dataset, model in eval mode) of a run's TrainConfig: what the probes of a
+    trained run read (scripts/probe_*.py, with the run's overrides so the sample cache is
+    found)."""
+    _, val = build_datasets(cfg)
+    model, _, _ = build_model(cfg)
+    return val, model.eval()
 
 
 def with_gate_lights(model: torch.nn.Module, mcfg):
@@ -176,7 +190,7 @@ def with_gate_lights(model: torch.nn.Module, mcfg):
         new.bias.copy_(old.bias)
     student.wait_head = new
     mcfg = replace(mcfg, planner=replace(mcfg.planner, wait_gate_lights=True))
-    model.cfg = student.cfg = mcfg
+    _adopt(model, mcfg)
     return mcfg
 
 
@@ -199,9 +213,7 @@ def with_nav_rest(model: torch.nn.Module, mcfg, scale_s: float):
             new.bias.copy_(old.bias)
         token.mlp[0] = new
     token.cfg = mcfg.nav
-    model.cfg = mcfg
-    if getattr(model, 'student_model', None) is not None:
-        model.student_model.cfg = mcfg
+    _adopt(model, mcfg)
     return mcfg
 
 
