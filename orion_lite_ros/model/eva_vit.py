@@ -96,7 +96,7 @@ class Attention(nn.Module):
         self._qkv = _FusedWeights(lambda wq, wk, wv, bq, bv: (
             torch.cat([wq, wk, wv]), torch.cat([bq, torch.zeros_like(bq), bv])))
 
-    def forward(self, x: torch.Tensor, rope: 'RotaryTable') -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: RotaryTable) -> torch.Tensor:
         """x (B, L, C) -> (B, L, C)."""
         w, b = self._qkv(self.q_proj.weight, self.k_proj.weight, self.v_proj.weight,
                          self.q_bias, self.v_bias)
@@ -109,7 +109,6 @@ class Attention(nn.Module):
 class SwiGLU(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.hidden = hidden
         self.w1 = nn.Linear(dim, hidden)
         self.w2 = nn.Linear(dim, hidden)
         self.ffn_ln = nn.LayerNorm(hidden, eps=1e-6)
@@ -117,12 +116,12 @@ class SwiGLU(nn.Module):
         # w1 and w2 in one product, each half zero-padded to a multiple of 8 rows (the padded
         # units are silu(0) * 0 = 0 and are cut off before the inner LayerNorm); w3 zero-padded
         # to a multiple of 8 input columns, fed the normalised hidden padded with zeros
-        self._hp = _padded(hidden)
+        self.hidden, self._pad = hidden, _padded(hidden) - hidden
         self._w12 = _FusedWeights(self._build_w12)
-        self._w3 = _FusedWeights(lambda w: F.pad(w, (0, self._hp - hidden)))
+        self._w3 = _FusedWeights(lambda w: F.pad(w, (0, self._pad)))
 
     def _build_w12(self, w1, b1, w2, b2):
-        pad = self._hp - self.hidden
+        pad = self._pad
         return (torch.cat([F.pad(w1, (0, 0, 0, pad)), F.pad(w2, (0, 0, 0, pad))]),
                 torch.cat([F.pad(b1, (0, pad)), F.pad(b2, (0, pad))]))
 
@@ -130,8 +129,8 @@ class SwiGLU(nn.Module):
         w12, b12 = self._w12(self.w1.weight, self.w1.bias, self.w2.weight, self.w2.bias)
         a, g = F.linear(x, w12, b12).chunk(2, dim=-1)
         h = self.ffn_ln((F.silu(a) * g)[..., :self.hidden])
-        if self._hp != self.hidden:
-            h = F.pad(h, (0, self._hp - self.hidden))
+        if self._pad:
+            h = F.pad(h, (0, self._pad))
         return F.linear(h, self._w3(self.w3.weight), self.w3.bias)
 
 
